@@ -1,0 +1,59 @@
+# tracekit: one product module (proto/gen, libs, services, tools) plus the e2e module.
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X github.com/tracekit/tracekit/libs/buildinfo.Version=$(VERSION) -X github.com/tracekit/tracekit/libs/buildinfo.Commit=$(COMMIT)
+FUZZTIME ?= 5s
+RUN_CONFIG ?= deploy/config/tracekit.toml
+
+.PHONY: all build test unit e2e fuzz verify verify-proto proto bench run vet clean tidy
+
+all: build
+
+## build: every service, the all-in-one `tracekit`, dataway-sim and nats-server into bin/
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./services/... ./tools/...
+	$(GO) build -trimpath -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
+
+## test: what CI runs: generated code current, vet, unit tests with -race, e2e, short fuzz
+test: verify vet unit e2e fuzz
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+e2e: build
+	cd e2e && TRACEKIT_BIN=$(BIN) $(GO) test -count=1 -timeout 15m ./...
+
+## fuzz: every Fuzz target for FUZZTIME (seed corpora live in testdata/fuzz)
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+vet:
+	$(GO) vet ./... && (cd e2e && $(GO) vet ./...)
+
+verify: verify-proto
+
+## proto: regenerate proto/gen from proto/ (needs protoc: apt-get install protobuf-compiler)
+proto:
+	./scripts/genproto.sh
+
+verify-proto: proto
+	@git diff --exit-code -- proto/gen || (echo "proto/gen is stale: run 'make proto' and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- proto/gen)" || (echo "proto/gen has untracked generated files: run 'make proto' and commit" >&2; git status --porcelain -- proto/gen; exit 1)
+
+## bench: every benchmark; results in docs/benchmarks.md
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./... | tee benchmark.txt
+
+## run: the all-in-one on embedded NATS plus dataway-sim, on the default config
+run: build
+	./scripts/run.sh
+
+tidy:
+	$(GO) mod tidy && (cd e2e && $(GO) mod tidy) && $(GO) work sync
+
+clean:
+	rm -rf $(BIN) .cache benchmark.txt

@@ -1,0 +1,106 @@
+// Package service is the main() every tracekit binary shares: flags, config, logger,
+// metrics, the bus connection, and the app lifecycle around the binary's components.
+package service
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tracekit/tracekit/libs/app"
+	"github.com/tracekit/tracekit/libs/buildinfo"
+	"github.com/tracekit/tracekit/libs/bus"
+	"github.com/tracekit/tracekit/libs/config"
+	"github.com/tracekit/tracekit/libs/telemetry"
+)
+
+// Env is what a binary's components are built from.
+type Env struct {
+	Config   *config.Loaded
+	Bus      *bus.Bus
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// ConfigPath is the file the config came from ("" for the defaults), for reloads.
+	ConfigPath string
+	Environ    []string
+}
+
+// Build creates the components of one binary, in start order.
+type Build func(ctx context.Context, env *Env) ([]app.Component, error)
+
+// Spec describes a binary.
+type Spec struct {
+	Name string
+	// DefaultConfig is used when -config is not given (the all-in-one embeds one that
+	// enables the receivers); nil means the built-in defaults.
+	DefaultConfig []byte
+	Build         Build
+}
+
+// Main runs the binary and returns its exit code. Logs go to stderr; nothing is printed on
+// stdout, so scripts can start binaries without parsing their output.
+func Main(spec Spec, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet(spec.Name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "TOML config file (DataKit-compatible); environment TRACEKIT_* overrides it")
+	version := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *version {
+		fmt.Fprintf(stderr, "%s %s (%s)\n", spec.Name, buildinfo.Version, buildinfo.Commit)
+		return 0
+	}
+	environ := os.Environ()
+	var loaded *config.Loaded
+	var err error
+	if *path == "" && spec.DefaultConfig != nil {
+		loaded, err = config.Parse(spec.DefaultConfig, environ)
+	} else {
+		loaded, err = config.Load(*path, environ)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", spec.Name, err)
+		return 2
+	}
+	log := telemetry.NewLogger(loaded.Log, stderr).With("service", spec.Name)
+	for _, w := range loaded.Warnings {
+		log.Warn("config", "warning", w)
+	}
+	if err := run(spec, loaded, *path, environ, log); err != nil {
+		log.Error("exiting", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func run(spec Spec, loaded *config.Loaded, path string, environ []string, log *slog.Logger) error {
+	ctx := context.Background()
+	reg := telemetry.NewRegistry()
+	health := telemetry.NewHealth()
+	b, err := bus.Open(ctx, loaded.Bus, bus.Options{Logger: log, Registerer: reg, Name: spec.Name})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if loaded.Bus.URL == "" {
+		log.Info("embedded nats-server started", "store_dir", loaded.Bus.StoreDir, "mode", loaded.Bus.Mode, "listen", loaded.Bus.Listen)
+	}
+	health.AddCheck("bus", b.Ready)
+	env := &Env{Config: loaded, Bus: b, Logger: log, Registry: reg, ConfigPath: path, Environ: environ}
+	comps, err := spec.Build(ctx, env)
+	if err != nil {
+		return err
+	}
+	return app.Run(ctx, app.Settings{
+		Logger:          log,
+		Registry:        reg,
+		Health:          health,
+		Listen:          loaded.HTTP.Listen,
+		ShutdownTimeout: loaded.HTTP.ShutdownTimeout.D(),
+	}, comps...)
+}
