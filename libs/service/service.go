@@ -15,6 +15,7 @@ import (
 	"github.com/tracekit/tracekit/libs/buildinfo"
 	"github.com/tracekit/tracekit/libs/bus"
 	"github.com/tracekit/tracekit/libs/config"
+	"github.com/tracekit/tracekit/libs/pipeline"
 	"github.com/tracekit/tracekit/libs/telemetry"
 )
 
@@ -103,4 +104,22 @@ func run(spec Spec, loaded *config.Loaded, path string, environ []string, log *s
 		Listen:          loaded.HTTP.Listen,
 		ShutdownTimeout: loaded.HTTP.ShutdownTimeout.D(),
 	}, comps...)
+}
+
+// ReceiverFactory builds one component per input section of a protocol; the receivers hand
+// their batches to next and never see the bus.
+type ReceiverFactory func(cfg *config.Config, next pipeline.Consumer) ([]app.Component, error)
+
+// Receiver is the Build of a standalone receiver service.
+func Receiver(source string, f ReceiverFactory) Build {
+	return func(_ context.Context, env *Env) ([]app.Component, error) {
+		comps, err := f(env.Config.Config, env.Bus.SpansConsumer())
+		if err != nil {
+			return nil, err
+		}
+		if len(comps) == 0 {
+			return nil, fmt.Errorf("no [[inputs.%s]] section in the config: nothing to receive", source)
+		}
+		return comps, nil
+	}
 }
