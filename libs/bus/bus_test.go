@@ -15,8 +15,10 @@ import (
 	"github.com/tracekit/tracekit/libs/config"
 	"github.com/tracekit/tracekit/libs/pipeline"
 	"github.com/tracekit/tracekit/libs/spanmodel"
+	pointpb "github.com/tracekit/tracekit/proto/gen/go/point"
 	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -247,4 +249,34 @@ func freeAddr(t *testing.T) string {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().String()
+}
+
+func TestPublishPointsSplits(t *testing.T) {
+	cfg := bustest.Config(t)
+	cfg.MaxPayload = 4096
+	b := bustest.Open(t, cfg)
+	pts := &pointpb.PBPoints{}
+	for i := 0; i < 100; i++ {
+		pts.Arr = append(pts.Arr, &pointpb.PBPoint{Name: "cpu", Time: int64(i), Fields: []*pointpb.Field{{Key: "usage", Val: &pointpb.Field_F{F: float64(i)}}}})
+	}
+	require.NoError(t, b.PublishPoints(context.Background(), "metric", "cat", pts))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, msgs := 0, 0
+	_ = b.Consume(ctx, bus.ConsumerSpec{Stream: bus.StreamPoints, Subject: bus.PointsPrefix + ">", Durable: "sender-points", MaxWait: 50 * time.Millisecond}, func(_ context.Context, ms []*bus.Msg) {
+		for _, m := range ms {
+			assert.Equal(t, "metric", m.Header.Get(bus.HeaderCategory))
+			assert.Equal(t, bus.PointsSubject("metric"), m.Subject)
+			var p pointpb.PBPoints
+			require.NoError(t, proto.Unmarshal(m.Data, &p))
+			got += len(p.Arr)
+			msgs++
+			require.NoError(t, m.Ack())
+		}
+		if got >= 100 {
+			cancel()
+		}
+	})
+	assert.Equal(t, 100, got)
+	assert.Greater(t, msgs, 1, "split to fit the max payload")
 }
