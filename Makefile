@@ -1,12 +1,14 @@
 # tracekit: one product module (proto/gen, libs, services, tools) plus the e2e module.
 SHELL := /bin/bash
 GO ?= go
+# Builds and tests use each module's own go.mod (go.work is for editors): the product binaries
+# link exactly the versions the product module names, whatever e2e pulls in.
+export GOWORK := off
 BIN := $(CURDIR)/bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/tracekit/tracekit/libs/buildinfo.Version=$(VERSION) -X github.com/tracekit/tracekit/libs/buildinfo.Commit=$(COMMIT)
 FUZZTIME ?= 5s
-RUN_CONFIG ?= deploy/config/tracekit.toml
 
 .PHONY: all build test unit e2e fuzz verify verify-proto proto bench run vet clean tidy
 
