@@ -10,7 +10,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/tracekit/tracekit/libs/buildinfo.Version=$(VERSION) -X github.com/tracekit/tracekit/libs/buildinfo.Commit=$(COMMIT)
 FUZZTIME ?= 5s
 
-.PHONY: all build test unit e2e fuzz verify verify-proto proto bench run vet clean tidy
+.PHONY: all build test unit e2e fuzz verify verify-proto proto bench run vet clean tidy images
 
 all: build
 
@@ -53,6 +53,13 @@ bench:
 ## run: the all-in-one on embedded NATS plus dataway-sim, on the default config
 run: build
 	./scripts/run.sh
+
+## images: one image per binary (needs a Docker engine; not available on CI machines)
+IMAGES := $(notdir $(wildcard services/*)) dataway-sim
+images:
+	for s in $(IMAGES); do \
+	  docker build -f deploy/docker/Dockerfile --build-arg SERVICE=$$s --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t tracekit/$$s:dev . || exit 1; \
+	done
 
 tidy:
 	$(GO) mod tidy && (cd e2e && $(GO) mod tidy) && $(GO) work sync

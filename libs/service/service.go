@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tracekit/tracekit/libs/app"
@@ -49,6 +52,7 @@ func Main(spec Spec, args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "TOML config file (DataKit-compatible); environment TRACEKIT_* overrides it")
 	version := fs.Bool("version", false, "print the version and exit")
+	healthcheck := fs.Bool("healthcheck", false, "probe this service's /readyz on its [http] listen address and exit 0 when ready (container health checks)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -67,6 +71,13 @@ func Main(spec Spec, args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", spec.Name, err)
 		return 2
+	}
+	if *healthcheck {
+		if err := Probe(loaded.HTTP.Listen); err != nil {
+			fmt.Fprintf(stderr, "%s: not ready: %v\n", spec.Name, err)
+			return 1
+		}
+		return 0
 	}
 	log := telemetry.NewLogger(loaded.Log, stderr).With("service", spec.Name)
 	for _, w := range loaded.Warnings {
@@ -122,4 +133,26 @@ func Receiver(source string, f ReceiverFactory) Build {
 		}
 		return comps, nil
 	}
+}
+
+// Probe GETs /readyz on the local listener of listen (a wildcard host is probed on loopback).
+func Probe(listen string) error {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("http.listen: %w", err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort(host, port) + "/readyz")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s", resp.Status, body)
+	}
+	return nil
 }
