@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"sync"
@@ -90,7 +91,6 @@ func Run(ctx context.Context, s Settings, comps ...Component) error {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("GET /v1/ping", PingHandler(start))
 
 	// Subscribe before anything starts so a signal sent as soon as we are ready is not lost.
 	sigs := make(chan os.Signal, 1)
@@ -127,6 +127,11 @@ func Run(ctx context.Context, s Settings, comps ...Component) error {
 		log.Info("started", "component", c.Name())
 	}
 
+	// A component (the gateway) may serve /v1/ping itself; otherwise answer it here so
+	// scripts can tell any tracekit process is up.
+	if _, pattern := mux.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/v1/ping"}}); pattern == "" {
+		mux.HandleFunc("GET /v1/ping", PingHandler(start))
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

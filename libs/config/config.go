@@ -15,6 +15,7 @@ import (
 type Config struct {
 	Bus        Bus               `toml:"bus"`
 	HTTP       HTTP              `toml:"http"`
+	HTTPAPI    HTTPAPI           `toml:"http_api"`
 	Log        Log               `toml:"log"`
 	GlobalTags map[string]string `toml:"global_tags"`
 	Inputs     Inputs            `toml:"inputs"`
@@ -57,6 +58,32 @@ type HTTP struct {
 	Listen string `toml:"listen"`
 	// ShutdownTimeout bounds the drain of in-flight requests on stop.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// HTTPAPI is DataKit's [http_api] section: limits of the write API (/v1/write/:category).
+type HTTPAPI struct {
+	// RequestRateLimit is requests per second over all clients; beyond it the API answers
+	// 429 datakit.reachMaxAPILimit. Negative disables the limiter.
+	RequestRateLimit float64 `toml:"request_rate_limit"`
+	// RequestRateBurst is how many requests may arrive at once above the rate.
+	RequestRateBurst int `toml:"request_rate_burst"`
+	// MaxBodyBytes caps a request body, as sent and decompressed (413 beyond).
+	MaxBodyBytes int64 `toml:"max_body_bytes"`
+}
+
+// Validate checks the http_api section.
+func (h *HTTPAPI) Validate() error {
+	var errs []error
+	if h.RequestRateLimit == 0 {
+		errs = append(errs, errors.New("request_rate_limit: must not be 0 (negative disables the limiter)"))
+	}
+	if h.RequestRateBurst < 1 {
+		errs = append(errs, fmt.Errorf("request_rate_burst: must be >= 1, got %d", h.RequestRateBurst))
+	}
+	if h.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("max_body_bytes: must be >= 1024, got %d", h.MaxBodyBytes))
+	}
+	return errors.Join(errs...)
 }
 
 // Log configures log/slog output on stderr.
@@ -113,9 +140,10 @@ func NewDefaultConfig() *Config {
 			Replicas:   1,
 			MaxPayload: 8 << 20,
 		},
-		HTTP: HTTP{Listen: "0.0.0.0:9529", ShutdownTimeout: Duration(10 * time.Second)},
-		Log:  Log{Level: "info", Format: "json"},
-		IO:   IO{FlushInterval: Duration(10 * time.Second), MaxCacheCount: 1000},
+		HTTP:    HTTP{Listen: "0.0.0.0:9529", ShutdownTimeout: Duration(10 * time.Second)},
+		HTTPAPI: HTTPAPI{RequestRateLimit: 100, RequestRateBurst: 500, MaxBodyBytes: 32 << 20},
+		Log:     Log{Level: "info", Format: "json"},
+		IO:      IO{FlushInterval: Duration(10 * time.Second), MaxCacheCount: 1000},
 		Dataway: Dataway{
 			URLs:            []string{"http://127.0.0.1:9528?token=tkn_local"},
 			ContentEncoding: EncodingV2,
@@ -145,6 +173,7 @@ func (c *Config) Validate() error {
 	}
 	add("bus", c.Bus.Validate())
 	add("http", c.HTTP.Validate())
+	add("http_api", c.HTTPAPI.Validate())
 	add("log", c.Log.Validate())
 	add("io", c.IO.Validate())
 	add("dataway", c.Dataway.Validate())

@@ -91,6 +91,8 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 	}{
 		{"bad mode", "[bus]\nmode = \"fast\"", nil, "bus: mode"},
 		{"bad listen", "[http]\nlisten = \"9529\"", nil, "http: listen"},
+		{"zero rate limit", "[http_api]\nrequest_rate_limit = 0.0", nil, "http_api: request_rate_limit"},
+		{"tiny api body", "[http_api]\nmax_body_bytes = 1", nil, "http_api: max_body_bytes"},
 		{"bad url scheme", "[dataway]\nurls = [\"ftp://x\"]", nil, "dataway: urls[0]"},
 		{"no urls", "[dataway]\nurls = []", nil, "dataway: urls"},
 		{"bad encoding", "[dataway]\ncontent_encoding = \"v3\"", nil, "dataway: content_encoding"},
