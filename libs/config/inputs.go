@@ -47,14 +47,17 @@ type Tracing struct {
 	CustomerTags     []string `toml:"customer_tags"`
 	KeepRareResource bool     `toml:"keep_rare_resource"`
 	// RareResourceMaxKeys bounds the keep-rare seen-set (an LRU); DataKit's is unbounded.
-	RareResourceMaxKeys int                 `toml:"rare_resource_max_keys"`
-	OmitErrStatus       []string            `toml:"omit_err_status"`
-	CloseResource       map[string][]string `toml:"close_resource"`
-	Sampler             *Sampler            `toml:"sampler"`
-	Tags                map[string]string   `toml:"tags"`
-	Threads             *Threads            `toml:"threads"`
-	DelMessage          bool                `toml:"del_message"`
-	IgnoreTags          []string            `toml:"ignore_tags"`
+	RareResourceMaxKeys int `toml:"rare_resource_max_keys"`
+	// RareResourceShared keeps the seen-set in a NATS KV bucket (JetStream mode only) so
+	// that scaled-out filter instances agree on what is rare; false keeps it in memory.
+	RareResourceShared bool                `toml:"rare_resource_shared"`
+	OmitErrStatus      []string            `toml:"omit_err_status"`
+	CloseResource      map[string][]string `toml:"close_resource"`
+	Sampler            *Sampler            `toml:"sampler"`
+	Tags               map[string]string   `toml:"tags"`
+	Threads            *Threads            `toml:"threads"`
+	DelMessage         bool                `toml:"del_message"`
+	IgnoreTags         []string            `toml:"ignore_tags"`
 	// TraceMaxSpans caps the spans kept per trace (0: no cap). DataKit parses it but never
 	// applies it; we do.
 	TraceMaxSpans int `toml:"trace_max_spans"`
@@ -102,7 +105,8 @@ func (t *Tracing) Validate() error {
 			errs = append(errs, fmt.Errorf("omit_err_status[%d]: %q is not an HTTP status code", i, s))
 		}
 	}
-	if t.Sampler != nil && (t.Sampler.SamplingRate < 0 || t.Sampler.SamplingRate > 1) {
+	// Written as a negation so that nan (valid TOML) is refused too.
+	if t.Sampler != nil && !(t.Sampler.SamplingRate >= 0 && t.Sampler.SamplingRate <= 1) {
 		errs = append(errs, fmt.Errorf("sampler.sampling_rate: must be within [0, 1], got %v", t.Sampler.SamplingRate))
 	}
 	if t.Threads != nil {
@@ -129,6 +133,18 @@ type DDTrace struct {
 	CompatibleOTEL  bool     `toml:"compatible_otel"`
 	TraceID64BitHex bool     `toml:"trace_id_64_bit_hex"`
 	MaxTraceBodyMB  int      `toml:"max_trace_body_mb"`
+	// Trace128BitID joins _dd.p.tid and the low 64 bits into a 32-hex trace id; default true.
+	Trace128BitID *bool `toml:"trace_128_bit_id"`
+	// APMTelemetryRouteEnable serves /telemetry/proxy/api/v2/apmtelemetry; default true.
+	APMTelemetryRouteEnable *bool `toml:"apmtelemetry_route_enable"`
+}
+
+// Use128BitTraceID reports trace_128_bit_id (default true).
+func (d *DDTrace) Use128BitTraceID() bool { return d.Trace128BitID == nil || *d.Trace128BitID }
+
+// APMTelemetryRoute reports apmtelemetry_route_enable (default true).
+func (d *DDTrace) APMTelemetryRoute() bool {
+	return d.APMTelemetryRouteEnable == nil || *d.APMTelemetryRouteEnable
 }
 
 // Jaeger is [[inputs.jaeger]].
@@ -137,6 +153,9 @@ type Jaeger struct {
 	Endpoint      string `toml:"endpoint"`
 	Address       string `toml:"address"`
 	BinaryAddress string `toml:"binary_address"`
+	// UDPBuffer is the largest agent datagram read, in bytes (DataKit's fixed 65000);
+	// bigger datagrams are dropped and counted.
+	UDPBuffer int `toml:"udp_buffer"`
 }
 
 // OpenTelemetry is [[inputs.opentelemetry]]; gRPC and HTTP are each on only when their
@@ -187,10 +206,17 @@ func (o *OpenTelemetry) CleanMsg() bool { return o.CleanMessage == nil || *o.Cle
 // SkyWalking is [[inputs.skywalking]].
 type SkyWalking struct {
 	Tracing
-	Address   string   `toml:"address"`
+	// Address is the gRPC listener (DataKit's sample 127.0.0.1:11800).
+	Address string `toml:"address"`
+	// Endpoints are the HTTP routes: /v3/trace (protobuf SegmentObject), /v3/segment and
+	// /v3/segments (OAP's JSON API). DataKit's metric, logging and profiling routes are
+	// accepted in the list but not served (tracekit carries traces only).
 	Endpoints []string `toml:"endpoints"`
 	Plugins   []string `toml:"plugins"`
 }
+
+// SkyWalkingTraceEndpoints are the HTTP routes served when endpoints is not set.
+var SkyWalkingTraceEndpoints = []string{"/v3/trace", "/v3/segment", "/v3/segments"}
 
 // Zipkin is [[inputs.zipkin]].
 type Zipkin struct {
@@ -203,6 +229,17 @@ type Zipkin struct {
 type CAT struct {
 	Tracing
 	TCPPort string `toml:"tcp_port"`
+	// TCPHost is the interface the TCP listener binds (tracekit's key); DataKit listens on
+	// every interface (":" + tcp_port), tracekit on 127.0.0.1 unless told "0.0.0.0".
+	TCPHost string `toml:"tcp_host"`
+	// Decode must be "native" (NT1), the only codec DataKit supports.
+	Decode string `toml:"decode"`
+	// Client routing answered on GET /cat/s/router (DataKit's key names and defaults).
+	StartTransactionTypes string `toml:"startTransactionTypes"`
+	MatchTransactionTypes string `toml:"MatchTransactionTypes"`
+	Block                 string `toml:"block"`
+	Routers               string `toml:"routers"`
+	Sample                string `toml:"sample"`
 }
 
 // Pinpoint is [[inputs.pinpoint]].
@@ -227,6 +264,9 @@ func (in *Inputs) applyDefaults() {
 		j.applyDefaults()
 		if j.Endpoint == "" {
 			j.Endpoint = "/apis/traces"
+		}
+		if j.UDPBuffer == 0 {
+			j.UDPBuffer = 65000
 		}
 	}
 	for i := range in.OpenTelemetry {
@@ -258,6 +298,9 @@ func (in *Inputs) applyDefaults() {
 		if s.Address == "" {
 			s.Address = "127.0.0.1:11800"
 		}
+		if len(s.Endpoints) == 0 {
+			s.Endpoints = append([]string(nil), SkyWalkingTraceEndpoints...)
+		}
 	}
 	for i := range in.Zipkin {
 		z := &in.Zipkin[i]
@@ -274,6 +317,27 @@ func (in *Inputs) applyDefaults() {
 		c.applyDefaults()
 		if c.TCPPort == "" {
 			c.TCPPort = "2280"
+		}
+		if c.TCPHost == "" {
+			c.TCPHost = "127.0.0.1"
+		}
+		if c.Decode == "" {
+			c.Decode = "native"
+		}
+		if c.StartTransactionTypes == "" {
+			c.StartTransactionTypes = "Cache.;Squirrel."
+		}
+		if c.MatchTransactionTypes == "" {
+			c.MatchTransactionTypes = "SQL"
+		}
+		if c.Block == "" {
+			c.Block = "false"
+		}
+		if c.Routers == "" {
+			c.Routers = "127.0.0.1:" + c.TCPPort + ";"
+		}
+		if c.Sample == "" {
+			c.Sample = "1.0"
 		}
 	}
 	for i := range in.Pinpoint {
@@ -315,6 +379,12 @@ func (in *Inputs) Validate() error {
 				}
 			}
 		}
+		if j.UDPBuffer < 1 || j.UDPBuffer > 65535 {
+			check(SourceJaeger, i, fmt.Errorf("udp_buffer: must be within [1, 65535], got %d", j.UDPBuffer))
+		}
+		if !strings.HasPrefix(j.Endpoint, "/") {
+			check(SourceJaeger, i, fmt.Errorf("endpoint: %q must start with /", j.Endpoint))
+		}
 	}
 	for i := range in.OpenTelemetry {
 		o := &in.OpenTelemetry[i]
@@ -332,19 +402,43 @@ func (in *Inputs) Validate() error {
 		}
 	}
 	for i := range in.SkyWalking {
-		check(SourceSkyWalking, i, in.SkyWalking[i].Tracing.Validate())
+		s := &in.SkyWalking[i]
+		check(SourceSkyWalking, i, s.Tracing.Validate())
+		if err := checkHostPort(s.Address); err != nil {
+			check(SourceSkyWalking, i, fmt.Errorf("address: %w", err))
+		}
+		for j, ep := range s.Endpoints {
+			if !strings.HasPrefix(ep, "/") {
+				check(SourceSkyWalking, i, fmt.Errorf("endpoints[%d]: %q must start with /", j, ep))
+			}
+		}
 	}
 	for i := range in.Zipkin {
-		check(SourceZipkin, i, in.Zipkin[i].Tracing.Validate())
+		z := &in.Zipkin[i]
+		check(SourceZipkin, i, z.Tracing.Validate())
+		for key, p := range map[string]string{"pathV1": z.PathV1, "pathV2": z.PathV2} {
+			if !strings.HasPrefix(p, "/") {
+				check(SourceZipkin, i, fmt.Errorf("%s: %q must start with /", key, p))
+			}
+		}
 	}
 	for i := range in.CAT {
 		check(SourceCAT, i, in.CAT[i].Tracing.Validate())
 		if n, err := strconv.Atoi(in.CAT[i].TCPPort); err != nil || n < 0 || n > 65535 {
 			check(SourceCAT, i, fmt.Errorf("tcp_port: %q is not a port", in.CAT[i].TCPPort))
 		}
+		if d := in.CAT[i].Decode; d != "native" {
+			check(SourceCAT, i, fmt.Errorf("decode: %q is not supported (only \"native\", the NT1 codec)", d))
+		}
+		if h := in.CAT[i].TCPHost; strings.ContainsAny(h, " /") || strings.Count(h, ":") == 1 {
+			check(SourceCAT, i, fmt.Errorf("tcp_host: %q must be a host or IP without a port (the port is tcp_port)", h))
+		}
 	}
 	for i := range in.Pinpoint {
 		check(SourcePinpoint, i, in.Pinpoint[i].Tracing.Validate())
+		if err := checkHostPort(in.Pinpoint[i].Address); err != nil {
+			check(SourcePinpoint, i, fmt.Errorf("address: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

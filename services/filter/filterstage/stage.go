@@ -23,9 +23,12 @@ import (
 )
 
 // Chain decides, for one batch of one input, which traces are kept. It returns the kept
-// batch (nil or empty when nothing is kept). Implementations must be safe for concurrent use.
+// batch (nil or empty when nothing is kept) and commit, which records the decision in the
+// chain's metrics (nil when there is nothing to record); the stage calls commit only once
+// the kept batch is stored, so a batch redelivered after a failed publish is counted once.
+// Implementations must be safe for concurrent use.
 type Chain interface {
-	Apply(ctx context.Context, batch *spanv1.TraceBatch) *spanv1.TraceBatch
+	Apply(ctx context.Context, batch *spanv1.TraceBatch) (kept *spanv1.TraceBatch, commit func())
 }
 
 // ChainBuilder builds the chain from a configuration; it is called at start and on reload,
@@ -37,7 +40,9 @@ func PassThrough(*config.Config) (Chain, error) { return passThrough{}, nil }
 
 type passThrough struct{}
 
-func (passThrough) Apply(_ context.Context, b *spanv1.TraceBatch) *spanv1.TraceBatch { return b }
+func (passThrough) Apply(_ context.Context, b *spanv1.TraceBatch) (*spanv1.TraceBatch, func()) {
+	return b, nil
+}
 
 // Durable is the consumer every filter instance shares.
 const Durable = "filter"
@@ -126,11 +131,29 @@ func (st *Stage) Reload(context.Context) error {
 	return err
 }
 
+// parallel is how many messages of one fetch are in flight at once: each waits for its
+// publish ack, so serial handling would cost a JetStream round trip per message.
+const parallel = 16
+
 func (st *Stage) handle(ctx context.Context, msgs []*bus.Msg) {
+	// One chain for the whole fetch: a reload takes effect at the next one.
 	chain := st.chain.Load().c
-	for _, m := range msgs {
-		st.handleOne(ctx, chain, m)
+	if len(msgs) == 1 {
+		st.handleOne(ctx, chain, msgs[0])
+		return
 	}
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for _, m := range msgs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			st.handleOne(ctx, chain, m)
+		}()
+	}
+	wg.Wait()
 }
 
 func (st *Stage) handleOne(ctx context.Context, chain Chain, m *bus.Msg) {
@@ -146,7 +169,7 @@ func (st *Stage) handleOne(ctx context.Context, chain Chain, m *bus.Msg) {
 		batch.Input = m.Header.Get(bus.HeaderInput)
 	}
 	in := spanmodel.SpanCount(batch)
-	kept := chain.Apply(ctx, batch)
+	kept, commit := chain.Apply(ctx, batch)
 	out := 0
 	if kept != nil {
 		out = spanmodel.SpanCount(kept)
@@ -165,6 +188,9 @@ func (st *Stage) handleOne(ctx context.Context, chain Chain, m *bus.Msg) {
 			_ = m.Nak(time.Second)
 			return
 		}
+	}
+	if commit != nil {
+		commit()
 	}
 	st.m.spans.WithLabelValues(batch.Source, "in").Add(float64(in))
 	st.m.spans.WithLabelValues(batch.Source, "kept").Add(float64(out))
