@@ -127,6 +127,15 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 	return nil
 }
 
+// ListenURL is the client URL of the embedded server when it listens on a port (bus.listen),
+// e.g. for split services or the nats CLI; "" otherwise.
+func (b *Bus) ListenURL() string {
+	if b.srv == nil || b.cfg.Listen == "" {
+		return ""
+	}
+	return b.srv.ClientURL()
+}
+
 // Durable reports whether publishes are acknowledged by JetStream.
 func (b *Bus) Durable() bool { return b.js != nil }
 

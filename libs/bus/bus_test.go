@@ -3,7 +3,6 @@ package bus_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -124,12 +123,8 @@ func TestUnackedSurvivesRestart(t *testing.T) {
 }
 
 func TestSharedDurableSplitsWork(t *testing.T) {
-	cfg := bustest.Config(t)
-	cfg.Listen = freeAddr(t)
-	server := bustest.Open(t, cfg)
-	ext := config.NewDefaultConfig().Bus
-	ext.URL = "nats://" + cfg.Listen
-	other := bustest.Open(t, ext)
+	server, other := bustest.OpenShared(t, bustest.Config(t))
+	require.NotEmpty(t, server.ListenURL())
 
 	const n = 200
 	for i := 0; i < n; i++ {
@@ -242,15 +237,6 @@ func TestCoreMode(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 	require.NoError(t, b.Ready())
 }
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func TestPublishPointsSplits(t *testing.T) {
 	cfg := bustest.Config(t)
 	cfg.MaxPayload = 4096

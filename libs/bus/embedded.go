@@ -33,6 +33,10 @@ func startEmbedded(cfg config.Bus) (*server.Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bus.listen: port %q: %w", port, err)
 		}
+		if p == 0 {
+			// nats-server reads port 0 as its default 4222; -1 is its "any free port".
+			p = server.RANDOM_PORT
+		}
 		opts.Host, opts.Port = host, p
 	}
 	ns, err := server.NewServer(opts)

@@ -28,3 +28,16 @@ func Open(t testing.TB, cfg config.Bus) *bus.Bus {
 	t.Cleanup(b.Close)
 	return b
 }
+
+// OpenShared opens an embedded bus that also listens on a free loopback port, plus a second
+// bus connected to it as an external client: two "instances" sharing one server.
+func OpenShared(t testing.TB, cfg config.Bus) (server, client *bus.Bus) {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	server = Open(t, cfg)
+	ext := config.NewDefaultConfig().Bus
+	ext.Mode = cfg.Mode
+	ext.URL = server.ListenURL()
+	client = Open(t, ext)
+	return server, client
+}
