@@ -10,8 +10,13 @@ mkdir -p "$bindir"
   google.golang.org/grpc/cmd/protoc-gen-go-grpc \
   github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway)
 
-out="$root/proto/gen/go"
-rm -rf "$out"
+# Generate into a scratch tree and swap it in only when every protoc run succeeded, so a
+# failing run never deletes the checked-in code.
+final="$root/proto/gen/go"
+work="$(mktemp -d)"
+gwtmp="$(mktemp -d)"
+trap 'rm -rf "$work" "$gwtmp"' EXIT
+out="$work/go"
 mkdir -p "$out"
 cd "$root/proto"
 # Every .proto outside gen/ is ours; grpc stubs are only emitted for files that define services.
@@ -25,8 +30,6 @@ PATH="$bindir:$PATH" protoc -I . -I /usr/include \
 # grpc-gateway: each <dir>/*_http.yaml holds the HTTP rules of the services in <dir> (no
 # annotations in the .proto). standalone=true makes the reverse proxy its own package
 # (<go package>gw, beside the stubs) so only the gateway binary links the grpc-gateway runtime.
-gwtmp="$(mktemp -d)"
-trap 'rm -rf "$gwtmp"' EXIT
 mapfile -t gwconfs < <(find . -name '*_http.yaml' -not -path './gen/*' | sed 's|^\./||' | LC_ALL=C sort)
 for conf in "${gwconfs[@]}"; do
   dir="$(dirname "$conf")"
@@ -46,3 +49,6 @@ while IFS= read -r f; do
   sed -e "s/^package ${pkg}\$/package ${pkg}gw/" -e "s/^Package ${pkg} is a reverse proxy\./Package ${pkg}gw is a reverse proxy./" \
     "$f" >"$dest/$(basename "$f")"
 done < <(find "$gwtmp" -name '*.pb.gw.go' | LC_ALL=C sort)
+
+rm -rf "$final"
+mv "$out" "$final"
