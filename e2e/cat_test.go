@@ -22,7 +22,7 @@ func TestCATTrees(t *testing.T) {
 			_, port, err := net.SplitHostPort(harness.FreeAddr(t))
 			require.NoError(t, err)
 			inputs := fmt.Sprintf("[[inputs.cat]]\n  tcp_port = %q\n  [inputs.cat.tags]\n    team = \"payments\"\n", port)
-			stack := topo.Start(t, sim, inputs, []string{"receiver-cat"})
+			topo.Start(t, sim, inputs, []string{"receiver-cat"})
 
 			var conn net.Conn
 			require.Eventually(t, func() bool {

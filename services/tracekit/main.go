@@ -41,5 +41,12 @@ func build(ctx context.Context, env *service.Env) ([]app.Component, error) {
 		}
 		comps = append(comps, c...)
 	}
+	for _, b := range append([]service.Build{pointReceivers}, gateways...) {
+		c, err := b(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		comps = append(comps, c...)
+	}
 	return comps, nil
 }

@@ -1,0 +1,525 @@
+// Package datawaysender is the sender service: it consumes kept spans (tracekit.kept.>) and
+// points (tracekit.points.>), batches them per category like DataKit's IO ([io]
+// flush_interval, max_cache_count), converts spans to tracing points, and posts bodies to
+// every Dataway. A bus message is acknowledged only when every body holding its data got a
+// final answer; otherwise it is naked with a growing delay and waits in JetStream.
+package datawaysender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tracekit/tracekit/libs/app"
+	"github.com/tracekit/tracekit/libs/buildinfo"
+	"github.com/tracekit/tracekit/libs/bus"
+	"github.com/tracekit/tracekit/libs/config"
+	"github.com/tracekit/tracekit/libs/dataway"
+	"github.com/tracekit/tracekit/libs/pipeline"
+	"github.com/tracekit/tracekit/libs/service"
+	"github.com/tracekit/tracekit/libs/spanmodel"
+	"github.com/tracekit/tracekit/libs/telemetry"
+	pointpb "github.com/tracekit/tracekit/proto/gen/go/point"
+	"google.golang.org/protobuf/proto"
+)
+
+// Durable consumer names every sender instance shares.
+const (
+	DurableKept   = "sender"
+	DurablePoints = "sender-points"
+)
+
+// Router lets a later stage (aggregator, tail sampling) see a category's points before they
+// are written. It returns the points that continue to /v1/write/<category> (a subset of
+// pts, same pointers). A non-Permanent error naks every message of the flush: nothing is
+// acknowledged until the router's own delivery succeeded.
+type Router func(ctx context.Context, category string, pts []*pointpb.PBPoint) ([]*pointpb.PBPoint, error)
+
+// Settings wire a Sender.
+type Settings struct {
+	Bus    *bus.Bus
+	Config *config.Config
+	// Client posts to Dataway; nil builds one from Config.Dataway.
+	Client   *dataway.Client
+	Registry prometheus.Registerer
+	Logger   *slog.Logger
+	// Hostname is the dk_fingerprint tag (default buildinfo.Hostname()).
+	Hostname string
+	Router   Router
+	// AckWait of the consumers (default max(10s, 3 × flush_interval)). Held messages are
+	// kept alive with InProgress every AckWait/3, so it bounds only a crashed sender's hold.
+	AckWait time.Duration
+	// NakDelay is the first redelivery delay after a transient failure, doubled per
+	// delivery up to MaxNakDelay (defaults: [dataway] retry_delay and max_retry_delay).
+	NakDelay, MaxNakDelay time.Duration
+	// Concurrency is how many bodies are posted at once per flush (default 4).
+	Concurrency int
+	// FetchBatch is the most messages fetched at once (default 64).
+	FetchBatch int
+}
+
+// Sender is the delivery component.
+type Sender struct {
+	s      Settings
+	client *dataway.Client
+	log    *slog.Logger
+	m      *metrics
+	opts   dataway.PointOptions
+
+	cancelFetch context.CancelFunc
+	flushCtx    context.Context
+	cancelFlush context.CancelFunc
+	stop        chan struct{}
+	wg          sync.WaitGroup // consumers and batchers
+	aliveWG     sync.WaitGroup // keepAlive, which outlives them: a shutdown flush is held too
+
+	heldMu sync.Mutex
+	held   map[*bus.Msg]struct{}
+}
+
+// Build is the service.Build of the sender (and the sender part of the all-in-one).
+func Build(_ context.Context, env *service.Env) ([]app.Component, error) {
+	s, err := New(Settings{Bus: env.Bus, Config: env.Config.Config, Registry: env.Registry, Logger: env.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return []app.Component{s}, nil
+}
+
+// New validates the settings and builds the Dataway client.
+func New(s Settings) (*Sender, error) {
+	if s.Bus == nil || s.Config == nil {
+		return nil, errors.New("sender: bus and config are required")
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Hostname == "" {
+		s.Hostname = buildinfo.Hostname()
+	}
+	dw := s.Config.Dataway
+	if s.NakDelay <= 0 {
+		s.NakDelay = max(dw.RetryDelay.D(), 100*time.Millisecond)
+	}
+	if s.MaxNakDelay < s.NakDelay {
+		s.MaxNakDelay = max(dw.MaxRetryDelay.D(), s.NakDelay)
+	}
+	if s.AckWait <= 0 {
+		s.AckWait = max(10*time.Second, 3*s.Config.IO.FlushInterval.D())
+	}
+	if s.Concurrency <= 0 {
+		s.Concurrency = 4
+	}
+	if s.FetchBatch <= 0 {
+		s.FetchBatch = 64
+	}
+	if s.Client == nil {
+		o, err := dataway.NewOptions(dw)
+		if err != nil {
+			return nil, fmt.Errorf("dataway: %w", err)
+		}
+		o.Registerer, o.Logger = s.Registry, s.Logger.With("component", "dataway")
+		c, err := dataway.NewClient(o)
+		if err != nil {
+			return nil, fmt.Errorf("dataway: %w", err)
+		}
+		s.Client = c
+	}
+	return &Sender{
+		s: s, client: s.Client, log: s.Logger.With("component", "sender"), m: newMetrics(s.Registry),
+		opts: dataway.PointOptions{Hostname: s.Hostname, GlobalTags: s.Config.GlobalTags},
+		held: map[*bus.Msg]struct{}{},
+	}, nil
+}
+
+// Name implements app.Component.
+func (*Sender) Name() string { return "sender" }
+
+// Client is the Dataway client, for stages that post to other APIs (aggregator).
+func (sd *Sender) Client() *dataway.Client { return sd.client }
+
+// Start begins consuming both streams.
+func (sd *Sender) Start(_ context.Context, host *app.Host) error {
+	if host != nil {
+		if host.Logger != nil {
+			sd.log = host.Logger.With("component", "sender")
+		}
+		if host.Health != nil {
+			host.Health.AddCheck("bus", sd.s.Bus.Ready)
+		}
+	}
+	fetchCtx, cancel := context.WithCancel(context.Background())
+	sd.cancelFetch = cancel
+	sd.flushCtx, sd.cancelFlush = context.WithCancel(context.Background())
+	sd.stop = make(chan struct{})
+	pipes := []*pipe{
+		{name: "kept", spec: bus.ConsumerSpec{Stream: bus.StreamKept, Subject: bus.KeptPrefix + ">", Durable: DurableKept}, decode: sd.decodeKept},
+		{name: "points", spec: bus.ConsumerSpec{Stream: bus.StreamPoints, Subject: bus.PointsPrefix + ">", Durable: DurablePoints}, decode: decodePoints},
+	}
+	for _, p := range pipes {
+		p.spec.Batch, p.spec.AckWait = sd.s.FetchBatch, sd.s.AckWait
+		p.in = make(chan []item)
+		sd.wg.Add(2)
+		go func() {
+			defer sd.wg.Done()
+			defer close(p.in)
+			if err := sd.s.Bus.Consume(fetchCtx, p.spec, func(ctx context.Context, msgs []*bus.Msg) { sd.intake(ctx, p, msgs) }); err != nil {
+				sd.log.Error("consume stopped", "stream", p.spec.Stream, "err", err)
+			}
+		}()
+		go func() {
+			defer sd.wg.Done()
+			sd.batch(p)
+		}()
+	}
+	sd.aliveWG.Add(1)
+	go func() {
+		defer sd.aliveWG.Done()
+		sd.keepAlive()
+	}()
+	return nil
+}
+
+// Shutdown stops fetching, flushes what is held (bounded by ctx) and naks what could not be
+// delivered in time.
+func (sd *Sender) Shutdown(ctx context.Context) error {
+	if sd.cancelFetch == nil {
+		return nil
+	}
+	sd.cancelFetch()
+	done := make(chan struct{})
+	go func() {
+		sd.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// Abort in-flight posts: their messages are naked and wait in JetStream.
+		sd.cancelFlush()
+		<-done
+	}
+	sd.cancelFlush()
+	close(sd.stop)
+	sd.aliveWG.Wait()
+	return nil
+}
+
+// item is one decoded bus message.
+type item struct {
+	msg      *bus.Msg
+	category string
+	points   []*pointpb.PBPoint
+}
+
+type pipe struct {
+	name   string
+	spec   bus.ConsumerSpec
+	decode func(*bus.Msg) (string, []*pointpb.PBPoint, error)
+	in     chan []item
+}
+
+// intake decodes a fetched batch and hands it to the batcher; it blocks while the batcher
+// is busy, which stops fetching (back-pressure into the stream).
+func (sd *Sender) intake(ctx context.Context, p *pipe, msgs []*bus.Msg) {
+	items := make([]item, 0, len(msgs))
+	for _, m := range msgs {
+		cat, pts, err := p.decode(m)
+		if err != nil {
+			sd.log.Error("dropping undecodable message", "subject", m.Subject, "seq", m.StreamSeq, "err", err)
+			sd.m.messages.WithLabelValues(p.name, "term").Inc()
+			_ = m.Term()
+			continue
+		}
+		items = append(items, item{msg: m, category: cat, points: pts})
+	}
+	if len(items) == 0 {
+		return
+	}
+	sd.hold(items)
+	select {
+	case p.in <- items:
+	case <-ctx.Done():
+		// Shutting down before the batcher took them: let another instance have them now.
+		for _, it := range items {
+			sd.answer(p, it.msg, false, 0)
+		}
+	}
+}
+
+func (sd *Sender) decodeKept(m *bus.Msg) (string, []*pointpb.PBPoint, error) {
+	batch, err := spanmodel.Unmarshal(m.Data)
+	if err != nil {
+		return "", nil, err
+	}
+	return dataway.CategoryTracing, dataway.BatchToPoints(batch, sd.opts), nil
+}
+
+var categoryRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+
+func decodePoints(m *bus.Msg) (string, []*pointpb.PBPoint, error) {
+	cat := m.Header.Get(bus.HeaderCategory)
+	if cat == "" {
+		cat = strings.TrimPrefix(m.Subject, bus.PointsPrefix)
+	}
+	if !categoryRE.MatchString(cat) {
+		return "", nil, fmt.Errorf("invalid category %q", cat)
+	}
+	var pts pointpb.PBPoints
+	if err := proto.Unmarshal(m.Data, &pts); err != nil {
+		return "", nil, fmt.Errorf("decode points: %w", err)
+	}
+	return cat, pts.GetArr(), nil
+}
+
+type pending struct {
+	items  []item
+	points int
+}
+
+// batch accumulates items per category and flushes a category when it holds
+// max_cache_count points, and every category on each flush_interval tick.
+func (sd *Sender) batch(p *pipe) {
+	maxCount := max(sd.s.Config.IO.MaxCacheCount, 1)
+	interval := sd.s.Config.IO.FlushInterval.D()
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	byCat := map[string]*pending{}
+	flushAll := func() {
+		for cat, pd := range byCat {
+			if len(pd.items) > 0 {
+				sd.flush(p, cat, pd.items)
+			}
+			delete(byCat, cat)
+		}
+	}
+	for {
+		select {
+		case items, ok := <-p.in:
+			if !ok {
+				// Fetching stopped (shutdown): deliver what is held, bounded by the
+				// shutdown context through flushCtx.
+				flushAll()
+				return
+			}
+			for _, it := range items {
+				pd := byCat[it.category]
+				if pd == nil {
+					pd = &pending{}
+					byCat[it.category] = pd
+				}
+				pd.items = append(pd.items, it)
+				pd.points += len(it.points)
+				if pd.points >= maxCount {
+					sd.flush(p, it.category, pd.items)
+					delete(byCat, it.category)
+				}
+			}
+		case <-tick.C:
+			flushAll()
+		}
+	}
+}
+
+// flush converts, encodes and posts the points of items, then answers every message.
+func (sd *Sender) flush(p *pipe, category string, items []item) {
+	ctx := sd.flushCtx
+	start := time.Now()
+	var pts []*pointpb.PBPoint
+	owner := make([]int, 0, len(items))
+	for i, it := range items {
+		for _, pt := range it.points {
+			pts = append(pts, pt)
+			owner = append(owner, i)
+		}
+	}
+	failed := make([]bool, len(items))
+	failAll := func() {
+		for i := range failed {
+			failed[i] = true
+		}
+	}
+	if sd.s.Router != nil && len(pts) > 0 {
+		idx := make(map[*pointpb.PBPoint]int, len(pts))
+		for i, pt := range pts {
+			idx[pt] = owner[i]
+		}
+		rest, err := sd.s.Router(ctx, category, pts)
+		if err != nil && !pipeline.IsPermanent(err) {
+			sd.log.Warn("router failed; will retry", "category", category, "err", err)
+			failAll()
+			rest = nil
+		}
+		pts, owner = rest, owner[:0]
+		for _, pt := range rest {
+			owner = append(owner, idx[pt])
+		}
+	}
+	if len(pts) > 0 {
+		bodies, drops, err := sd.client.Encoder().Encode(pts)
+		if err != nil {
+			sd.log.Error("encode failed; will retry", "category", category, "err", err)
+			failAll()
+		}
+		for _, d := range drops {
+			sd.log.Warn("point dropped before sending", "category", category, "reason", d.Reason, "size", d.Size)
+			sd.client.CountDropped(category, d.Reason, 1)
+		}
+		results := sd.post(ctx, category, bodies)
+		for _, r := range results {
+			if r.Err == nil || pipeline.IsPermanent(r.Err) {
+				continue
+			}
+			for _, i := range r.Body.Index {
+				failed[owner[i]] = true
+			}
+		}
+		var nFailed int
+		for _, f := range failed {
+			if f {
+				nFailed++
+			}
+		}
+		if nFailed > 0 {
+			sd.log.Warn("dataway delivery failed; messages wait in the stream", "category", category, "messages", nFailed, "err", firstErr(results))
+		}
+	}
+	for i, it := range items {
+		sd.answer(p, it.msg, !failed[i], it.msg.NumDelivered)
+	}
+	sd.m.flushes.WithLabelValues(category).Inc()
+	sd.m.flushLatency.WithLabelValues(category).Observe(time.Since(start).Seconds())
+}
+
+func firstErr(rs []dataway.Result) error {
+	for _, r := range rs {
+		if r.Err != nil && !pipeline.IsPermanent(r.Err) {
+			return r.Err
+		}
+	}
+	return nil
+}
+
+// post sends bodies with bounded concurrency; results are in body order.
+func (sd *Sender) post(ctx context.Context, category string, bodies []*dataway.Body) []dataway.Result {
+	results := make([]dataway.Result, len(bodies))
+	sem := make(chan struct{}, sd.s.Concurrency)
+	var wg sync.WaitGroup
+	for i, b := range bodies {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] = sd.client.Write(ctx, category, b)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// answer acks a delivered message or naks it with a delay growing with its deliveries.
+func (sd *Sender) answer(p *pipe, m *bus.Msg, ok bool, deliveries uint64) {
+	sd.release(m)
+	if ok {
+		sd.m.messages.WithLabelValues(p.name, "ack").Inc()
+		if err := m.Ack(); err != nil {
+			sd.log.Warn("ack failed; the message may be delivered again", "stream", p.spec.Stream, "err", err)
+		}
+		return
+	}
+	sd.m.messages.WithLabelValues(p.name, "nak").Inc()
+	if err := m.Nak(sd.nakDelay(deliveries)); err != nil {
+		sd.log.Debug("nak failed; the message is redelivered after ack wait", "err", err)
+	}
+}
+
+func (sd *Sender) nakDelay(deliveries uint64) time.Duration {
+	d := sd.s.NakDelay
+	for i := uint64(1); i < deliveries && d < sd.s.MaxNakDelay; i++ {
+		d *= 2
+	}
+	return min(d, sd.s.MaxNakDelay)
+}
+
+func (sd *Sender) hold(items []item) {
+	sd.heldMu.Lock()
+	for _, it := range items {
+		sd.held[it.msg] = struct{}{}
+	}
+	n := len(sd.held)
+	sd.heldMu.Unlock()
+	sd.m.held.Set(float64(n))
+}
+
+func (sd *Sender) release(m *bus.Msg) {
+	sd.heldMu.Lock()
+	delete(sd.held, m)
+	n := len(sd.held)
+	sd.heldMu.Unlock()
+	sd.m.held.Set(float64(n))
+}
+
+// keepAlive extends the ack deadline of every held message, so a message waiting for a
+// flush or a slow Dataway is never redelivered to another instance meanwhile.
+func (sd *Sender) keepAlive() {
+	t := time.NewTicker(max(sd.s.AckWait/3, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-sd.stop:
+			return
+		case <-t.C:
+			sd.heldMu.Lock()
+			msgs := make([]*bus.Msg, 0, len(sd.held))
+			for m := range sd.held {
+				msgs = append(msgs, m)
+			}
+			sd.heldMu.Unlock()
+			for _, m := range msgs {
+				_ = m.InProgress()
+			}
+		}
+	}
+}
+
+type metrics struct {
+	messages     *prometheus.CounterVec
+	flushes      *prometheus.CounterVec
+	flushLatency *prometheus.HistogramVec
+	held         prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	return &metrics{
+		messages: telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tracekit_sender_messages_total", Help: "Bus messages answered by the sender: ack (delivered or dropped for good), nak (retry later), term (undecodable).",
+		}, []string{"stream", "result"})),
+		flushes: telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tracekit_sender_flushes_total", Help: "Batches flushed to Dataway.",
+		}, []string{"category"})),
+		flushLatency: telemetry.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tracekit_sender_flush_duration_seconds", Help: "Time to convert, encode and post one batch, retries included.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"category"})),
+		held: telemetry.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tracekit_sender_held_messages", Help: "Bus messages received and not yet answered.",
+		})),
+	}
+}
+
+// heldCount is the number of unanswered messages (tests).
+func (sd *Sender) heldCount() int {
+	sd.heldMu.Lock()
+	defer sd.heldMu.Unlock()
+	return len(sd.held)
+}
