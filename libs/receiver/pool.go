@@ -50,3 +50,7 @@ func (p *Pool) Do(ctx context.Context, fn func(ctx context.Context) error) error
 	defer func() { <-p.run }()
 	return fn(ctx)
 }
+
+// Admitted is the number of requests in the pool, running or waiting for a thread: a gauge
+// for metrics, and what tests wait on before they expect a refusal.
+func (p *Pool) Admitted() int { return len(p.admit) }

@@ -115,12 +115,13 @@ func TestPoolRefusesWhenFull(t *testing.T) {
 		}()
 	}
 	<-started // one running
-	require.Eventually(t, func() bool { return len(p.admit) == 2 }, testTimeout, pollEvery, "the other is queued")
+	require.Eventually(t, func() bool { return p.Admitted() == 2 }, testTimeout, pollEvery, "the other is queued")
 	err := p.Do(context.Background(), func(context.Context) error { return nil })
 	require.True(t, pipeline.IsExhausted(err) && errors.Is(err, ErrBusy), "third request refused: %v", err)
 	close(release)
 	wg.Wait()
 	require.NoError(t, p.Do(context.Background(), func(context.Context) error { return nil }), "capacity is returned")
+	assert.Zero(t, p.Admitted())
 	assert.ErrorContains(t, p.Do(context.Background(), func(context.Context) error { return errors.New("job failed") }), "job failed")
 }
 
