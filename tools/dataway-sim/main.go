@@ -32,8 +32,12 @@ func run(args []string, stderr io.Writer) int {
 	maxTraces := fs.Int("max-traces", sim.DefaultMaxTraces, "traces the viewer at / keeps; the least recently updated is evicted")
 	maxBody := fs.Int("max-raw-body", 0, "answer 413 to bodies whose decompressed size passes this (0: no limit)")
 	verbose := fs.Bool("v", false, "debug logs")
+	healthcheck := fs.String("healthcheck", "", "GET this URL and exit 0 when it answers 200, 1 otherwise (container health checks: the image has no shell or wget)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *healthcheck != "" {
+		return probe(*healthcheck, stderr)
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -64,5 +68,21 @@ func run(args []string, stderr io.Writer) int {
 	defer cancel()
 	_ = hs.Shutdown(sctx)
 	log.Info("stopped")
+	return 0
+}
+
+func probe(url string, stderr io.Writer) int {
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintf(stderr, "dataway-sim: not ready: %v\n", err)
+		return 1
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "dataway-sim: not ready: %s answered %s\n", url, resp.Status)
+		return 1
+	}
 	return 0
 }
