@@ -117,7 +117,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // already there: the components of the all-in-one share one registry, and each registers
 // the metrics it uses.
 func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	// A nil *prometheus.Registry passed as a Registerer is a non-nil interface: treat it as
+	// "no registry" too, so tests can hand components a zero Host.
 	if reg == nil {
+		return c
+	}
+	if r, ok := reg.(*prometheus.Registry); ok && r == nil {
 		return c
 	}
 	if err := reg.Register(c); err != nil {

@@ -72,3 +72,16 @@ func TestNewLogger(t *testing.T) {
 	NewLogger(config.Log{Level: "debug", Format: "text"}, &buf).Debug("dbg")
 	assert.Contains(t, buf.String(), "msg=dbg")
 }
+
+func TestRegisterIsIdempotentAndNilSafe(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	mk := func() *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tracekit_dup_total", Help: "x"}, []string{"k"})
+	}
+	a := Register(reg, mk())
+	b := Register(reg, mk())
+	assert.Same(t, a, b, "the second registration returns the first collector")
+	var nilReg *prometheus.Registry
+	assert.NotNil(t, Register(nilReg, mk()), "a typed nil registry is no registry")
+	assert.NotNil(t, Register[*prometheus.CounterVec](nil, mk()))
+}

@@ -1,0 +1,95 @@
+package translator
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/tracekit/tracekit/libs/spanmodel"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+)
+
+// fuzzTranslators cover the option combinations that take different code paths.
+func fuzzTranslators(t testing.TB) []*Translator {
+	var out []*Translator
+	for _, o := range []Options{
+		defaultOptions(),
+		{CompatibleDDTrace: true, CustomerTagsAll: true},
+		{CompatibleZhaoShang: true, CustomerTags: []string{"reg:.", "x"}, Tags: map[string]string{"service": "s", "k": "v"}},
+	} {
+		tr, err := New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, tr)
+	}
+	return out
+}
+
+func addSeeds(f *testing.F, proto bool) {
+	inputs, err := filepath.Glob("testdata/*.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, in := range inputs {
+		if filepath.Ext(in[:len(in)-len(".json")]) == ".golden" {
+			continue
+		}
+		data, err := os.ReadFile(in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if !proto {
+			f.Add(data)
+			continue
+		}
+		td, err := DecodeJSON(data)
+		if err != nil {
+			f.Fatal(err)
+		}
+		pb, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(pb)
+	}
+	pb, err := ptraceotlp.NewExportRequestFromTraces(benchTraces(3)).MarshalProto()
+	if err != nil {
+		f.Fatal(err)
+	}
+	if proto {
+		f.Add(pb)
+	}
+}
+
+func FuzzDecodeProtobuf(f *testing.F) {
+	addSeeds(f, true)
+	trs := fuzzTranslators(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		td, err := DecodeProtobuf(data)
+		if err != nil {
+			return
+		}
+		for _, tr := range trs {
+			if _, err := spanmodel.Marshal(tr.ToTraceBatch(td, Meta{RemoteIP: "127.0.0.1"})); err != nil {
+				t.Fatalf("batch does not marshal: %v", err)
+			}
+		}
+	})
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	addSeeds(f, false)
+	trs := fuzzTranslators(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		td, err := DecodeJSON(data)
+		if err != nil {
+			return
+		}
+		for _, tr := range trs {
+			if _, err := spanmodel.Marshal(tr.ToTraceBatch(td, Meta{})); err != nil {
+				t.Fatalf("batch does not marshal: %v", err)
+			}
+		}
+	})
+}

@@ -1,0 +1,133 @@
+package translator
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/tracekit/tracekit/libs/spanmodel"
+)
+
+// Source is the measurement name and subject suffix of OTLP spans (config.SourceOpenTelemetry).
+const Source = "opentelemetry"
+
+// Options are the per-input settings the conversion depends on.
+type Options struct {
+	// CompatibleDDTrace prints ids as the decimal of their last 8 bytes.
+	CompatibleDDTrace bool
+	// CompatibleZhaoShang takes ids longer than 8 bytes as raw strings.
+	CompatibleZhaoShang bool
+	// SplitServiceName makes db/rpc/messaging spans use their system as service.
+	SplitServiceName bool
+	// CleanMessage strips what was consumed from the message JSON.
+	CleanMessage bool
+	// DelMessage drops the message.
+	DelMessage bool
+	// CustomerTags are attribute keys to promote; "reg:<regexp>" entries match keys.
+	CustomerTags []string
+	// CustomerTagsAll promotes every attribute.
+	CustomerTagsAll bool
+	// Tags are the input's tags, set on every span over anything the span carries.
+	Tags map[string]string
+}
+
+// Meta holds the facts of one request the transport knows.
+type Meta struct {
+	// RemoteIP is the client's address (the peer of the connection), tag remote_ip.
+	RemoteIP string
+}
+
+// builtinPromoted is DataKit's otelPubAttrs (datakit-spec §1.3): attribute key → point key.
+var builtinPromoted = map[string]string{
+	"db.system":                  "db_system",
+	"db.operation":               "db_operation",
+	"db.name":                    "db_name",
+	"db.statement":               "db_statement",
+	"server.address":             "server_address",
+	"net.host.name":              "net_host_name",
+	"server.port":                "server_port",
+	"net.host.port":              "net_host_port",
+	"network.peer.address":       "network_peer_address",
+	"network.peer.port":          "network_peer_port",
+	"network.transport":          "network_transport",
+	"http.request.method":        "http_method",
+	"http.method":                "http_method",
+	"error.type":                 "error_type",
+	"http.response.status_code":  "http_status_code",
+	"http.status_code":           "http_status_code",
+	"http.route":                 "http_route",
+	"http.target":                "http_target",
+	"http.scheme":                "http_scheme",
+	"http.url":                   "http_url",
+	"url.full":                   "url_full",
+	"url.scheme":                 "url_scheme",
+	"url.path":                   "url_path",
+	"url.query":                  "url_query",
+	"client.address":             "client_address",
+	"client.port":                "client_port",
+	"messaging.system":           "messaging_system",
+	"messaging.operation":        "messaging_operation",
+	"messaging.message.id":       "messaging_message.id",
+	"messaging.destination.name": "messaging_destination.name",
+	"rpc.service":                "rpc_service",
+	"rpc.system":                 "rpc_system",
+	"exception":                  "exception",
+	"exception.type":             "exception_type",
+	"exception.message":          "exception_message",
+	"exception.stacktrace":       "exception_stacktrace",
+	"container.name":             "container_name",
+	"process.pid":                "process_pid",
+	"project":                    "project",
+	"version":                    "version",
+	"env":                        "env",
+	"host":                       "host",
+	"pod_name":                   "pod_name",
+	"pod_namespace":              "pod_namespace",
+}
+
+// Translator converts pdata traces with one input's Options. It is safe for concurrent use.
+type Translator struct {
+	opts    Options
+	promote map[string]string
+	regs    []*regexp.Regexp
+	// traceIDKey is where the appended trace_id attribute is promoted to, "" when it is not.
+	traceIDKey string
+}
+
+// New compiles the options; the error names a bad customer_tags regexp.
+func New(o Options) (*Translator, error) {
+	t := &Translator{opts: o, promote: make(map[string]string, len(builtinPromoted)+len(o.CustomerTags))}
+	for k, v := range builtinPromoted {
+		// Point keys never hold a dot (DataKit's point builder rewrites them; so do we, here).
+		t.promote[k] = spanmodel.TagKey(v)
+	}
+	for i, ct := range o.CustomerTags {
+		if re, ok := strings.CutPrefix(ct, "reg:"); ok {
+			r, err := regexp.Compile(re)
+			if err != nil {
+				return nil, fmt.Errorf("customer_tags[%d]: %w", i, err)
+			}
+			t.regs = append(t.regs, r)
+			continue
+		}
+		t.promote[ct] = spanmodel.TagKey(ct)
+	}
+	t.traceIDKey, _ = t.target(attrTraceID)
+	return t, nil
+}
+
+// target is the point key attribute key is promoted to, if it is promoted.
+func (t *Translator) target(key string) (string, bool) {
+	if v, ok := t.promote[key]; ok {
+		return v, true
+	}
+	for _, re := range t.regs {
+		if re.MatchString(key) {
+			return spanmodel.TagKey(key), true
+		}
+	}
+	if t.opts.CustomerTagsAll {
+		return spanmodel.TagKey(key), true
+	}
+	return "", false
+}
