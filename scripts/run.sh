@@ -13,9 +13,10 @@ for _ in $(seq 1 50); do
 done
 cat <<'MSG'
 tracekit all-in-one is starting (logs below; Ctrl-C stops both).
-  send traces to:  OTLP gRPC 127.0.0.1:4317, OTLP HTTP http://127.0.0.1:9529/otel/v1/traces,
-                   DDTrace/Zipkin/Jaeger/SkyWalking on DataKit's usual ports and paths
-  see what Dataway would get:  http://127.0.0.1:9528/  (JSON: /v1/_sim/points?category=tracing)
-  dataway-sim log: data/dataway-sim.log
+  send traces to:   http://127.0.0.1:9529/otel/v1/traces   (OTLP/HTTP, JSON or protobuf; gRPC on 127.0.0.1:4317)
+                    DDTrace, Zipkin, Jaeger, SkyWalking, CAT, Pinpoint on DataKit's usual ports and paths
+  see your traces:  http://127.0.0.1:9528/                 (what Dataway would have received)
+  try it:           the curl example in README "See your traces"
+  dataway-sim log:  data/dataway-sim.log
 MSG
 TRACEKIT_IO_FLUSH_INTERVAL="${TRACEKIT_IO_FLUSH_INTERVAL:-1s}" ./bin/tracekit "$@"
