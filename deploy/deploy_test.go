@@ -3,8 +3,12 @@ package deploy
 import (
 	"bytes"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -162,6 +166,7 @@ func TestDockerCompose(t *testing.T) {
 				return
 			}
 			require.True(t, binaryExists(bin), "image %s names no binary in services/ or tools/", svc.Image)
+			checkHealthcheck(t, bin, svc)
 			if bin == "dataway-sim" {
 				return
 			}
@@ -205,6 +210,86 @@ func TestDockerCompose(t *testing.T) {
 		assert.Contains(t, published, p, "DataKit port %s is published", p)
 	}
 	checkEdge(t, doc.Services)
+}
+
+// binaryFlags are the command-line flags a binary defines: every service parses its flags
+// in libs/service, the tools in their own main.go.
+func binaryFlags(t *testing.T, bin string) map[string]bool {
+	t.Helper()
+	file := filepath.Join(root, "libs/service/service.go")
+	if _, err := os.Stat(filepath.Join(root, "tools", bin, "main.go")); err == nil {
+		file = filepath.Join(root, "tools", bin, "main.go")
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	require.NoError(t, err)
+	flags := map[string]bool{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		// fs.String("name", ...) or fs.StringVar(&v, "name", ...)
+		arg := 0
+		if strings.HasSuffix(sel.Sel.Name, "Var") {
+			arg = 1
+		}
+		switch strings.TrimSuffix(sel.Sel.Name, "Var") {
+		case "String", "Bool", "Int", "Int64", "Uint", "Uint64", "Float64", "Duration", "Func", "":
+		default:
+			return true
+		}
+		if len(call.Args) <= arg {
+			return true
+		}
+		if lit, ok := call.Args[arg].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			flags[strings.Trim(lit.Value, "`\"")] = true
+		}
+		return true
+	})
+	require.NotEmpty(t, flags, "no flags found in %s", file)
+	return flags
+}
+
+// checkHealthcheck checks that a tracekit image's health check runs the image's binary with
+// flags it really has: a wrong flag makes the container unhealthy forever and every
+// depends_on: service_healthy behind it never starts.
+func checkHealthcheck(t *testing.T, bin string, svc composeService) {
+	t.Helper()
+	test := svc.Healthcheck.Test
+	require.GreaterOrEqual(t, len(test), 3, "health check %v", test)
+	assert.Equal(t, "CMD", test[0], "exec form: the distroless image has no shell")
+	dockerfile, err := os.ReadFile(filepath.Join(root, "deploy/docker/Dockerfile"))
+	require.NoError(t, err)
+	assert.Contains(t, string(dockerfile), "COPY --from=build /out/app "+test[1], "the health check runs the image's binary")
+	flags := binaryFlags(t, bin)
+	for i, a := range test[2:] {
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		assert.True(t, flags[name], "%s has no flag %s (health check %v)", bin, a, test)
+		if bin == "dataway-sim" && name == "healthcheck" {
+			require.Greater(t, len(test), i+3, "-healthcheck takes a URL")
+			u, err := url.Parse(test[i+3])
+			require.NoError(t, err)
+			listen := ""
+			for j := 0; j+1 < len(svc.Command); j++ {
+				if svc.Command[j] == "-listen" {
+					listen = svc.Command[j+1]
+				}
+			}
+			require.NotEmpty(t, listen, "dataway-sim's -listen")
+			assert.Equal(t, port(t, listen), u.Port(), "the health check probes the port dataway-sim listens on")
+		}
+	}
+	if bin != "dataway-sim" {
+		assert.Contains(t, test, "-healthcheck")
+		assert.Contains(t, test, "-config", "the probe reads [http] listen from the same config")
+	}
 }
 
 // checkEdge checks that the edge router sends every HTTP path of the config to the service
@@ -515,4 +600,11 @@ func TestDockerfile(t *testing.T) {
 	assert.Contains(t, s, "./tools/${SERVICE}")
 	assert.Regexp(t, `(?m)^FROM gcr.io/distroless/static`, s, "static binary on a minimal base")
 	assert.Contains(t, s, "CGO_ENABLED=0")
+	assert.Regexp(t, `(?m)^USER nonroot`, s)
+	// The all-in-one writes its JetStream store under store_dir: the image must hand that
+	// directory to the user it runs as.
+	l := loadConfig(t, filepath.Join(root, "deploy/config/tracekit.toml"), nil)
+	m := regexp.MustCompile(`(?m)^COPY --from=build --chown=(?:nonroot|65532):(?:nonroot|65532) \S+ (\S+)$`).FindStringSubmatch(s)
+	require.NotNil(t, m, "a data directory owned by nonroot")
+	assert.True(t, strings.HasPrefix(l.Bus.StoreDir, strings.TrimSuffix(m[1], "/")+"/"), "store_dir %s lies in the nonroot directory %s", l.Bus.StoreDir, m[1])
 }

@@ -146,6 +146,19 @@ func (p *Proc) Running() bool {
 	}
 }
 
+// Exited reports whether the process has exited and, if so, how: nil is exit status 0, an
+// *exec.ExitError a failure or death by a signal (Stop had to kill it, or Kill).
+func (p *Proc) Exited() (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.done:
+		return true, p.exited
+	default:
+		return false, nil
+	}
+}
+
 // Stop sends SIGTERM and waits (graceful drain); after 20s it kills.
 func (p *Proc) Stop(t testing.TB) {
 	t.Helper()

@@ -20,6 +20,8 @@ type Stack struct {
 	Procs map[string]*Proc
 	// Admin maps a process name to its HTTP listener (metrics, health).
 	Admin map[string]string
+	// BusURL is the external nats-server of the split topology ("" for the all-in-one).
+	BusURL string
 }
 
 // Proc returns the process running binary name.
@@ -123,19 +125,71 @@ func StartSplit(t testing.TB, sim *Sim, inputs string, services []string, opts .
 	}
 	nats, url := StartNATS(t)
 	cfg := writeConfig(t, sim, url, inputs, o)
-	s := &Stack{ConfigPath: cfg, Procs: map[string]*Proc{"nats-server": nats}, Admin: map[string]string{}}
+	s := &Stack{ConfigPath: cfg, Procs: map[string]*Proc{"nats-server": nats}, Admin: map[string]string{}, BusURL: url}
 	for _, name := range append([]string{"sender", "filter"}, services...) {
-		addr := FreeAddr(t)
-		env := append([]string{"TRACEKIT_HTTP_LISTEN=" + addr}, o.env...)
-		p := StartProc(t, name, []string{"-config", cfg}, env...)
-		WaitHTTP(t, p, "http://"+addr+"/readyz", 60*time.Second)
-		s.Procs[name] = p
-		s.Admin[name] = addr
+		in := StartInstance(t, name, cfg, o.env...)
+		s.Procs[name] = in.Proc
+		s.Admin[name] = in.Admin
 		if s.HTTPAddr == "" && name != "sender" && name != "filter" {
-			s.HTTPAddr = addr
+			s.HTTPAddr = in.Admin
 		}
 	}
 	return s
+}
+
+// WriteConfig writes the config file the stacks run on: [bus] url = busURL ("" embeds
+// NATS), [dataway] -> sim, flush_interval 200ms, the given input sections and options.
+// Pair it with StartNATS and StartInstance to build other topologies.
+func WriteConfig(t testing.TB, sim *Sim, busURL, inputs string, opts ...Option) string {
+	t.Helper()
+	o := &options{}
+	for _, f := range opts {
+		f(o)
+	}
+	return writeConfig(t, sim, busURL, inputs, o)
+}
+
+// Instance is one process of a service with its own [http] listener.
+type Instance struct {
+	*Proc
+	// Admin is its [http] listener: /metrics, /readyz and, for receivers, the HTTP routes.
+	Admin string
+}
+
+// StartInstance runs one more process of the service binary name on the config file cfg,
+// with its own [http] listener, and waits until it is ready. Instances of one service share
+// its durable consumer, so each one started takes a share of the work.
+func StartInstance(t testing.TB, name, cfg string, env ...string) *Instance {
+	t.Helper()
+	addr := FreeAddr(t)
+	p := StartProc(t, name, []string{"-config", cfg}, append([]string{"TRACEKIT_HTTP_LISTEN=" + addr}, env...)...)
+	in := &Instance{Proc: p, Admin: addr}
+	in.WaitReady(t)
+	return in
+}
+
+// StartInstances starts n instances of a service (see StartInstance).
+func StartInstances(t testing.TB, name, cfg string, n int, env ...string) []*Instance {
+	t.Helper()
+	out := make([]*Instance, n)
+	for i := range out {
+		out[i] = StartInstance(t, name, cfg, env...)
+	}
+	return out
+}
+
+// WaitReady waits until the instance's /readyz answers 200.
+func (in *Instance) WaitReady(t testing.TB) {
+	t.Helper()
+	WaitHTTP(t, in.Proc, "http://"+in.Admin+"/readyz", 60*time.Second)
+}
+
+// Restart starts the instance again on the same listener (after Stop or Kill) and waits
+// until it is ready.
+func (in *Instance) Restart(t testing.TB) {
+	t.Helper()
+	in.Proc.Restart(t)
+	in.WaitReady(t)
 }
 
 // Topology starts tracekit one way.

@@ -64,6 +64,12 @@ type Stage struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	m      *stageMetrics
+
+	// cancel ends fetching (fetchCtx); the batch in hand is published under a context that
+	// outlives it, ended by cancelWork only when Shutdown runs out of time, so stopping lets
+	// that batch finish instead of naking it.
+	fetchCtx   context.Context
+	cancelWork context.CancelFunc
 }
 
 type chainHolder struct{ c Chain }
@@ -89,25 +95,40 @@ func (*Stage) Name() string { return "filter" }
 func (st *Stage) Start(_ context.Context, host *app.Host) error {
 	st.log = host.Logger.With("component", "filter")
 	st.m = newStageMetrics(host.Registry)
-	ctx, cancel := context.WithCancel(context.Background())
-	st.cancel = cancel
+	fetchCtx, cancel := context.WithCancel(context.Background())
+	workCtx, cancelWork := context.WithCancel(context.Background())
+	st.fetchCtx, st.cancel, st.cancelWork = fetchCtx, cancel, cancelWork
 	st.wg.Add(1)
 	go func() {
 		defer st.wg.Done()
 		spec := bus.ConsumerSpec{Stream: bus.StreamSpans, Subject: bus.SpansPrefix + ">", Durable: Durable, Batch: 64, AckWait: 30 * time.Second}
-		if err := st.s.Bus.Consume(ctx, spec, st.handle); err != nil {
+		handle := func(_ context.Context, msgs []*bus.Msg) { st.handle(workCtx, msgs) }
+		if err := st.s.Bus.Consume(fetchCtx, spec, handle); err != nil {
 			st.log.Error("consume stopped", "err", err)
 		}
 	}()
 	return nil
 }
 
-// Shutdown stops fetching and waits for the batch in hand to be published and acked.
-func (st *Stage) Shutdown(context.Context) error {
-	if st.cancel != nil {
-		st.cancel()
+// Shutdown stops fetching and waits for the batch in hand to be published and acked; when
+// ctx ends first, the publishes are aborted and their messages naked for redelivery.
+func (st *Stage) Shutdown(ctx context.Context) error {
+	if st.cancel == nil {
+		return nil
 	}
-	st.wg.Wait()
+	st.cancel()
+	done := make(chan struct{})
+	go func() {
+		st.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		st.cancelWork()
+		<-done
+	}
+	st.cancelWork()
 	return nil
 }
 
