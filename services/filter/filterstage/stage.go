@@ -44,6 +44,9 @@ func (passThrough) Apply(_ context.Context, b *spanv1.TraceBatch) (*spanv1.Trace
 	return b, nil
 }
 
+// ackWait is the filter consumer's ack deadline; publishes retry inside it.
+const ackWait = 10 * time.Second
+
 // Durable is the consumer every filter instance shares.
 const Durable = "filter"
 
@@ -101,7 +104,9 @@ func (st *Stage) Start(_ context.Context, host *app.Host) error {
 	st.wg.Add(1)
 	go func() {
 		defer st.wg.Done()
-		spec := bus.ConsumerSpec{Stream: bus.StreamSpans, Subject: bus.SpansPrefix + ">", Durable: Durable, Batch: 64, AckWait: 30 * time.Second}
+		// A batch takes milliseconds (filter + one publish per message), so the ack wait only
+		// decides how soon a crashed instance's batch in hand goes to another instance.
+		spec := bus.ConsumerSpec{Stream: bus.StreamSpans, Subject: bus.SpansPrefix + ">", Durable: Durable, Batch: 64, AckWait: ackWait}
 		handle := func(_ context.Context, msgs []*bus.Msg) { st.handle(workCtx, msgs) }
 		if err := st.s.Bus.Consume(fetchCtx, spec, handle); err != nil {
 			st.log.Error("consume stopped", "err", err)
