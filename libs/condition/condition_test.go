@@ -53,7 +53,26 @@ func TestEvalVectors(t *testing.T) {
 		{`{ sampled = true }`, 0},
 		{`{ sampled > false }`, -1},
 		{`{ resource > "GET /a" }`, 0}, // strings compare lexicographically
-		{`{ raw = "bytes" }`, 0},
+		{`{ raw = "bytes" }`, -1},      // []byte values are not strings (cliutils compares Go types)
+		{`{ raw MATCH ["bytes"] }`, -1},
+		{`{ ratio = 0.2500000000001 }`, 0},  // float "=" is within 1e-9, as in cliutils
+		{`{ ratio != 0.2500000000001 }`, 0}, // ... while "!=" is exact
+		{`{ ratio IN [0.2500000000001] }`, 0},
+		{`{ "checkout" = service }`, -1}, // only literals evaluate on the right
+		{`{ service = service }`, -1},
+		{`{ nil = nil }`, 0},
+		{`{ nil != "x" }`, -1},
+		{`{ nope != nil }`, -1},
+		{`{ nope != re("x") }`, 0},
+		{`{ nope = re(".*") }`, -1},
+		{`{ resource != re("^GET") }`, 0}, // cliutils' "!=" against a regex is plain inequality
+		{`{ duration = 0x5dc }`, 0},       // Go integer syntax: hex ...
+		{`{ duration = 02734 }`, 0},       // ... and octal
+		{`{ resource = "GET \x2ftmall\u002fitem" }`, 0},
+		{`{ sampled IN [true] }`, -1},     // booleans in lists are skipped
+		{`{ nope IN [true, nil] }`, 0},    // ... so nil is the first element
+		{`{ service IN [checkout] }`, -1}, // keys in lists are skipped too
+		{`{ ratio < inf }`, 0},
 		// missing keys compare against nil
 		{`{ nope = nil }`, 0},
 		{`{ nope = null }`, 0},
@@ -135,6 +154,8 @@ func TestCompileErrors(t *testing.T) {
 		{`{ a = @ }`, "unexpected character '@'"},
 		{`{ a = -"x" }`, "unary - needs a number"},
 		{`{ a = re(x) }`, "expected a quoted string"},
+		{`{ a = '\d' }`, "bad escape in string"},
+		{"{ a = 'line\nbreak' }", "newline in string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cond, func(t *testing.T) {

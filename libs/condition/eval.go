@@ -1,5 +1,7 @@
 package condition
 
+import "math"
+
 // Source gives the values of a point's tags and fields by key. Values are string, int64,
 // uint64, float64, bool or []byte; ok is false when the key is absent.
 type Source interface {
@@ -62,10 +64,16 @@ func evalBool(n node, src Source) bool {
 	return false
 }
 
-// notEvaluable marks an operand DataKit cannot evaluate (dotted names, arithmetic).
+// notEvaluable marks an operand DataKit cannot evaluate (dotted names, arithmetic, a key
+// on the right-hand side).
 type notEvaluable struct{}
 
-func operand(n node, src Source) any {
+// missing is the value of an absent key: cliutils compares the literal against nil then.
+type missing struct{}
+
+// left is the value of a comparison's left side: a key's value (missing when absent) or a
+// literal. Byte values stay []byte, so they never equal a string, as in cliutils.
+func left(n node, src Source) any {
 	switch x := n.(type) {
 	case ident:
 		if x.dotted {
@@ -73,30 +81,46 @@ func operand(n node, src Source) any {
 		}
 		v, ok := src.Get(x.name)
 		if !ok {
-			return nil
-		}
-		if b, isBytes := v.([]byte); isBytes {
-			return string(b)
+			return missing{}
 		}
 		return v
 	case lit:
 		return x.v
-	case regex:
-		return x
-	case star:
-		return "*"
-	case paren:
-		return operand(x.x, src)
 	}
 	return notEvaluable{}
 }
 
+// right is the value of a comparison's right side: only literals and re() evaluate there.
+func right(n node) any {
+	switch x := n.(type) {
+	case lit:
+		return x.v
+	case regex:
+		return x
+	}
+	return notEvaluable{}
+}
+
+const floatEqualityThreshold = 1e-9
+
+// compare follows cliutils' binEval: the types must be identical (nil on the right goes
+// with anything); an absent key compares the literal with nil, so only "= nil" and "!= x"
+// (x not nil) hold; "!=" is plain inequality, so "!= re(...)" holds for every string.
 func compare(op string, ln, rn node, src Source) bool {
-	l, r := operand(ln, src), operand(rn, src)
+	l, r := left(ln, src), right(rn)
 	if _, bad := l.(notEvaluable); bad {
 		return false
 	}
 	if _, bad := r.(notEvaluable); bad {
+		return false
+	}
+	if _, absent := l.(missing); absent {
+		switch op {
+		case "=":
+			return r == nil
+		case "!=":
+			return r != nil
+		}
 		return false
 	}
 	if re, ok := r.(regex); ok {
@@ -108,17 +132,16 @@ func compare(op string, ln, rn node, src Source) bool {
 		case "=":
 			return re.re.MatchString(s)
 		case "!=":
-			return !re.re.MatchString(s)
+			return true
 		}
 		return false
 	}
-	if l == nil || r == nil {
-		both := l == nil && r == nil
+	if r == nil {
 		switch op {
 		case "=":
-			return both
+			return l == nil
 		case "!=":
-			return !both
+			return l != nil
 		}
 		return false
 	}
@@ -131,7 +154,13 @@ func compare(op string, ln, rn node, src Source) bool {
 		return ok && ordered(op, a, b)
 	case float64:
 		b, ok := r.(float64)
-		return ok && ordered(op, a, b)
+		if !ok {
+			return false
+		}
+		if op == "=" {
+			return math.Abs(a-b) <= floatEqualityThreshold
+		}
+		return ordered(op, a, b)
 	case bool:
 		b, ok := r.(bool)
 		if !ok {
@@ -143,8 +172,10 @@ func compare(op string, ln, rn node, src Source) bool {
 		case "!=":
 			return a != b
 		}
+	case nil: // a nil literal on the left
+		return false
 	}
-	// uint64 and anything else never compare true, as in DataKit.
+	// uint64, []byte and anything else never compare true, as in DataKit.
 	return false
 }
 
@@ -166,6 +197,7 @@ func ordered[T string | int64 | float64](op string, a, b T) bool {
 	return false
 }
 
+// equal is cliutils' "=" between a present value and a list element.
 func equal(a, b any) bool {
 	switch x := a.(type) {
 	case string:
@@ -176,12 +208,10 @@ func equal(a, b any) bool {
 		return ok && x == y
 	case float64:
 		y, ok := b.(float64)
-		return ok && x == y
+		return ok && math.Abs(x-y) <= floatEqualityThreshold
 	case bool:
 		y, ok := b.(bool)
 		return ok && x == y
-	case nil:
-		return b == nil
 	}
 	return false
 }
@@ -191,9 +221,6 @@ func evalList(x listOp, src Source) bool {
 		return false
 	}
 	v, ok := src.Get(x.key.name)
-	if b, isBytes := v.([]byte); isBytes {
-		v = string(b)
-	}
 	switch x.op {
 	case "IN":
 		if !ok {

@@ -2,7 +2,9 @@ package condition
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 type tokKind int
@@ -162,6 +164,9 @@ func (l *lexer) next() (token, error) {
 			return token{kind: tFalse, text: word, pos: start}, nil
 		case "NIL", "NULL":
 			return token{kind: tNil, text: word, pos: start}, nil
+		case "INF", "NAN":
+			// cliutils lexes these words as numbers.
+			return token{kind: tNumber, text: word, pos: start}, nil
 		case "NOT", "NOT_MATCH":
 			return token{}, fmt.Errorf("%q at offset %d is not an operator (use NOT_IN, NOTIN or NOTMATCH)", word, start)
 		case "RE", "IDENTIFIER":
@@ -209,7 +214,9 @@ func (l *lexer) call() (string, bool, error) {
 	return s, true, nil
 }
 
-// quoted reads a Go-style quoted string with either quote character.
+// quoted reads a Go-style quoted string with either quote character, as cliutils' lexer
+// and strutil.Unquote do: \n, \x41, \u00e9, octal escapes are decoded, an unknown escape
+// (\d) or a raw newline is an error.
 func (l *lexer) quoted(q byte) (string, error) {
 	start := l.pos
 	var b strings.Builder
@@ -220,23 +227,19 @@ func (l *lexer) quoted(q byte) (string, error) {
 		case c == q:
 			l.pos++
 			return b.String(), nil
-		case c == '\\' && l.pos+1 < len(l.src):
-			e := l.src[l.pos+1]
-			l.pos += 2
-			switch e {
-			case 'n':
-				b.WriteByte('\n')
-			case 't':
-				b.WriteByte('\t')
-			case 'r':
-				b.WriteByte('\r')
-			case '\\', '\'', '"':
-				b.WriteByte(e)
-			default:
-				// Unknown escapes stay literal, so regexes like '\d+' need no doubling.
-				b.WriteByte('\\')
-				b.WriteByte(e)
+		case c == '\n':
+			return "", fmt.Errorf("unterminated string starting at offset %d (newline in string)", start)
+		case c == '\\':
+			r, multibyte, tail, err := strconv.UnquoteChar(l.src[l.pos:], q)
+			if err != nil {
+				return "", fmt.Errorf("bad escape in string at offset %d: %w", l.pos, err)
 			}
+			if multibyte || r >= utf8.RuneSelf {
+				b.WriteRune(r)
+			} else {
+				b.WriteByte(byte(r))
+			}
+			l.pos = len(l.src) - len(tail)
 		default:
 			b.WriteByte(c)
 			l.pos++
@@ -247,9 +250,16 @@ func (l *lexer) quoted(q byte) (string, error) {
 
 func (l *lexer) number() token {
 	start := l.pos
-	for l.pos < len(l.src) && (isDigit(l.src[l.pos]) || l.src[l.pos] == '.' || l.src[l.pos] == 'e' || l.src[l.pos] == 'E' ||
+	digit := isDigit
+	if l.pos+1 < len(l.src) && l.src[l.pos] == '0' && (l.src[l.pos+1] == 'x' || l.src[l.pos+1] == 'X') {
+		l.pos += 2
+		digit = isHexDigit
+	}
+	for l.pos < len(l.src) && (digit(l.src[l.pos]) || l.src[l.pos] == '.' || l.src[l.pos] == 'e' || l.src[l.pos] == 'E' ||
 		((l.src[l.pos] == '+' || l.src[l.pos] == '-') && l.pos > start && (l.src[l.pos-1] == 'e' || l.src[l.pos-1] == 'E'))) {
 		l.pos++
 	}
 	return token{kind: tNumber, text: l.src[start:l.pos], pos: start}
 }
+
+func isHexDigit(c byte) bool { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') }

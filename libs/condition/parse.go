@@ -322,9 +322,13 @@ func (p *parser) list(op string, key ident) (node, error) {
 	for p.peek().kind != tRBrack {
 		t := p.advance()
 		var v any
+		skip := false
 		switch t.kind {
-		case tString, tIdent, tQuote:
+		case tString:
 			v = t.text
+		case tIdent, tQuote:
+			// cliutils parses a key in a list but never compares it: drop it.
+			skip = true
 		case tNumber:
 			n, err := parseNumber(t.text)
 			if err != nil {
@@ -352,16 +356,17 @@ func (p *parser) list(op string, key ident) (node, error) {
 				}
 			}
 			v = n
-		case tTrue:
-			v = true
-		case tFalse:
-			v = false
+		case tTrue, tFalse:
+			// Booleans in lists are skipped by cliutils' evaluator.
+			skip = true
 		case tNil:
 			v = nil
 		default:
 			return nil, fmt.Errorf("unexpected %s in list", t)
 		}
-		lo.elems = append(lo.elems, v)
+		if !skip {
+			lo.elems = append(lo.elems, v)
+		}
 		if p.peek().kind == tComma {
 			p.advance()
 			continue
@@ -387,11 +392,11 @@ func (p *parser) list(op string, key ident) (node, error) {
 	return lo, nil
 }
 
+// parseNumber reads numbers as cliutils does: an integer in Go syntax (0x1f, 010 octal)
+// if it parses as one, otherwise a float.
 func parseNumber(s string) (any, error) {
-	if !strings.ContainsAny(s, ".eE") {
-		if v, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return v, nil
-		}
+	if v, err := strconv.ParseInt(s, 0, 64); err == nil {
+		return v, nil
 	}
 	return strconv.ParseFloat(s, 64)
 }

@@ -3,6 +3,15 @@
 // flush_interval, max_cache_count), converts spans to tracing points, and posts bodies to
 // every Dataway. A bus message is acknowledged only when every body holding its data got a
 // final answer; otherwise it is naked with a growing delay and waits in JetStream.
+//
+// While Dataway is down the streams fill up to [bus] max_bytes. They discard new data, not
+// old (DiscardNew): what the limit forces out is the data refused at intake, never data
+// already acknowledged. That refusal is the counting point: the publisher gets
+// pipeline.Exhausted (receivers and the gateway answer 429 / RESOURCE_EXHAUSTED) and the bus
+// counts it in tracekit_bus_publish_errors_total{kind,reason="full"}.
+//
+// Build also starts the aggregator (libs/aggregator) as the Router: metric rules and tail
+// sampling see each category's points before they are written.
 package datawaysender
 
 import (
@@ -16,6 +25,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tracekit/tracekit/libs/aggregator"
 	"github.com/tracekit/tracekit/libs/app"
 	"github.com/tracekit/tracekit/libs/buildinfo"
 	"github.com/tracekit/tracekit/libs/bus"
@@ -84,12 +94,39 @@ type Sender struct {
 }
 
 // Build is the service.Build of the sender (and the sender part of the all-in-one).
+// The aggregator is its own component (started first, stopped last, reloaded on SIGHUP)
+// and sees every category's points through the Router.
 func Build(_ context.Context, env *service.Env) ([]app.Component, error) {
-	s, err := New(Settings{Bus: env.Bus, Config: env.Config.Config, Registry: env.Registry, Logger: env.Logger})
+	cfg := env.Config.Config
+	client, err := newClient(cfg.Dataway, env.Registry, env.Logger)
 	if err != nil {
 		return nil, err
 	}
-	return []app.Component{s}, nil
+	agg, err := aggregator.New(aggregator.Options{Config: cfg.Aggregator, Dataway: cfg.Dataway, Client: client, Registry: env.Registry, Logger: env.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(Settings{Bus: env.Bus, Config: cfg, Client: client, Registry: env.Registry, Logger: env.Logger, Router: agg.Process})
+	if err != nil {
+		return nil, err
+	}
+	return []app.Component{agg, s}, nil
+}
+
+func newClient(dw config.Dataway, reg prometheus.Registerer, log *slog.Logger) (*dataway.Client, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	o, err := dataway.NewOptions(dw)
+	if err != nil {
+		return nil, fmt.Errorf("dataway: %w", err)
+	}
+	o.Registerer, o.Logger = reg, log.With("component", "dataway")
+	c, err := dataway.NewClient(o)
+	if err != nil {
+		return nil, fmt.Errorf("dataway: %w", err)
+	}
+	return c, nil
 }
 
 // New validates the settings and builds the Dataway client.
@@ -120,14 +157,9 @@ func New(s Settings) (*Sender, error) {
 		s.FetchBatch = 64
 	}
 	if s.Client == nil {
-		o, err := dataway.NewOptions(dw)
+		c, err := newClient(dw, s.Registry, s.Logger)
 		if err != nil {
-			return nil, fmt.Errorf("dataway: %w", err)
-		}
-		o.Registerer, o.Logger = s.Registry, s.Logger.With("component", "dataway")
-		c, err := dataway.NewClient(o)
-		if err != nil {
-			return nil, fmt.Errorf("dataway: %w", err)
+			return nil, err
 		}
 		s.Client = c
 	}

@@ -60,6 +60,7 @@ type Server struct {
 	stats         map[string]*EndpointStats
 	maxAuxRecords int
 	traces        *traceStore
+	pull          *pullStore
 }
 
 // Request is one logged API call.
@@ -155,6 +156,7 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("POST /v1/_sim/reset", s.reset)
 	s.traces = newTraceStore(o.MaxTraces)
 	s.mountViewer()
+	s.mountPull()
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
