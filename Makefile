@@ -10,7 +10,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/tracekit/tracekit/libs/buildinfo.Version=$(VERSION) -X github.com/tracekit/tracekit/libs/buildinfo.Commit=$(COMMIT)
 FUZZTIME ?= 5s
 
-.PHONY: all build test unit e2e fuzz verify verify-proto proto bench run vet clean tidy images
+.PHONY: all build test unit e2e fuzz verify verify-proto verify-tidy proto bench run vet clean tidy images
 
 all: build
 
@@ -36,7 +36,12 @@ fuzz:
 vet:
 	$(GO) vet ./... && (cd e2e && $(GO) vet ./...)
 
-verify: verify-proto
+verify: verify-proto verify-tidy
+
+## verify-tidy: go.mod/go.sum of both modules are exactly what their imports need
+verify-tidy:
+	@$(GO) mod tidy -diff || (echo "go.mod is not tidy: run 'make tidy' and commit" >&2; exit 1)
+	@cd e2e && $(GO) mod tidy -diff || (echo "e2e/go.mod is not tidy: run 'make tidy' and commit" >&2; exit 1)
 
 ## proto: regenerate proto/gen from proto/ (needs protoc: apt-get install protobuf-compiler)
 proto:
@@ -62,7 +67,7 @@ images:
 	done
 
 tidy:
-	$(GO) mod tidy && (cd e2e && $(GO) mod tidy) && $(GO) work sync
+	$(GO) mod tidy && (cd e2e && $(GO) mod tidy)
 
 clean:
 	rm -rf $(BIN) .cache benchmark.txt
