@@ -103,6 +103,7 @@ func (e *Encoder) Encode(pts []*pointpb.PBPoint) ([]*Body, []Drop, error) {
 		raw    = getBuf()
 		cur    = &Body{}
 		line   []byte
+		pb     []byte // one point's protobuf, reused
 	)
 	defer putBuf(raw)
 	flush := func() error {
@@ -118,7 +119,10 @@ func (e *Encoder) Encode(pts []*pointpb.PBPoint) ([]*Body, []Drop, error) {
 		return nil
 	}
 	for i, p := range pts {
-		var size, ps int
+		var (
+			size, ps    int
+			handEncoded bool
+		)
 		if e.Encoding == EncodingV1 {
 			var err error
 			line, err = lineproto.AppendPoint(line[:0], p)
@@ -128,7 +132,12 @@ func (e *Encoder) Encode(pts []*pointpb.PBPoint) ([]*Body, []Drop, error) {
 			}
 			size = len(line)
 		} else {
-			ps = proto.Size(p)
+			// The hand encoder's bytes are kept for the body; proto.Marshal is the fallback.
+			if pb, handEncoded = appendPoint(pb[:0], p); handEncoded {
+				ps = len(pb)
+			} else {
+				ps = proto.Size(p)
+			}
 			size = protowire.SizeTag(1) + protowire.SizeBytes(ps)
 		}
 		if size > e.MaxRawBodySize {
@@ -140,9 +149,15 @@ func (e *Encoder) Encode(pts []*pointpb.PBPoint) ([]*Body, []Drop, error) {
 				return nil, nil, err
 			}
 		}
-		if e.Encoding == EncodingV1 {
+		switch {
+		case e.Encoding == EncodingV1:
 			raw.Write(line)
-		} else {
+		case handEncoded:
+			var hdr [16]byte
+			h := protowire.AppendTag(hdr[:0], 1, protowire.BytesType)
+			raw.Write(protowire.AppendVarint(h, uint64(ps)))
+			raw.Write(pb)
+		default:
 			b := raw.AvailableBuffer()
 			b = protowire.AppendTag(b, 1, protowire.BytesType)
 			b = protowire.AppendVarint(b, uint64(ps))

@@ -45,6 +45,54 @@ func (m TagMatcher) Match(key string) bool {
 	return false
 }
 
+// KeyMatcher is a compiled customer_tags list: plain keys, and "reg:<regexp>" entries that
+// match keys (DDTrace and OpenTelemetry promote the matching keys out of the message).
+type KeyMatcher struct {
+	keys     map[string]struct{}
+	ordered  []string
+	patterns []*regexp.Regexp
+}
+
+// CompileKeyMatcher compiles customer_tags; the error names the failing entry.
+func CompileKeyMatcher(entries []string) (KeyMatcher, error) {
+	var m KeyMatcher
+	for i, e := range entries {
+		if re, ok := strings.CutPrefix(e, "reg:"); ok {
+			r, err := regexp.Compile(re)
+			if err != nil {
+				return KeyMatcher{}, fmt.Errorf("customer_tags[%d]: %w", i, err)
+			}
+			m.patterns = append(m.patterns, r)
+			continue
+		}
+		if m.keys == nil {
+			m.keys = make(map[string]struct{}, len(entries))
+		}
+		if _, dup := m.keys[e]; !dup {
+			m.keys[e] = struct{}{}
+			m.ordered = append(m.ordered, e)
+		}
+	}
+	return m, nil
+}
+
+// Keys are the plain entries in list order, for a translator that merges them into its own
+// key table (where a listed key takes precedence over a built-in mapping).
+func (m KeyMatcher) Keys() []string { return m.ordered }
+
+// Match reports whether key is listed or matches a reg: entry.
+func (m KeyMatcher) Match(key string) bool {
+	if _, ok := m.keys[key]; ok {
+		return true
+	}
+	for _, re := range m.patterns {
+		if re.MatchString(key) {
+			return true
+		}
+	}
+	return false
+}
+
 // NewTags starts a span's tag map from the input's [inputs.X.tags], leaving room for n span
 // tags, which then override them (DataKit merges span tags over input tags).
 func NewTags(input map[string]string, n int) map[string]string {

@@ -2,18 +2,15 @@ package filterstage
 
 import (
 	"context"
-	"log/slog"
-	"net/http"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/tracekit/tracekit/libs/app"
+	"github.com/tracekit/tracekit/libs/app/apptest"
 	"github.com/tracekit/tracekit/libs/bus"
 	"github.com/tracekit/tracekit/libs/bus/bustest"
 	"github.com/tracekit/tracekit/libs/config"
-	"github.com/tracekit/tracekit/libs/telemetry"
 	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 )
 
@@ -38,7 +35,7 @@ func startGated(t *testing.T, b *bus.Bus) (*Stage, gateChain) {
 	g := gateChain{entered: make(chan context.Context, 16), gate: make(chan struct{})}
 	st, err := New(Settings{Bus: b, Config: config.NewDefaultConfig(), Build: func(*config.Config) (Chain, error) { return g, nil }})
 	require.NoError(t, err)
-	require.NoError(t, st.Start(context.Background(), &app.Host{Logger: slog.New(slog.DiscardHandler), Registry: telemetry.NewRegistry(), Health: telemetry.NewHealth(), Mux: http.NewServeMux()}))
+	require.NoError(t, st.Start(context.Background(), apptest.NewHost()))
 	return st, g
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tracekit/tracekit/libs/app"
+	"github.com/tracekit/tracekit/libs/app/apptest"
 	"github.com/tracekit/tracekit/libs/bus"
 	"github.com/tracekit/tracekit/libs/bus/bustest"
 	"github.com/tracekit/tracekit/libs/config"
@@ -74,8 +74,7 @@ func startStage(t testing.TB, b *bus.Bus, cf *configFile) *instance {
 		Reload: cf.load,
 	})
 	require.NoError(t, err)
-	require.NoError(t, st.Start(context.Background(), &app.Host{Logger: slog.New(slog.DiscardHandler), Registry: reg, Health: telemetry.NewHealth(), Mux: http.NewServeMux()}))
-	t.Cleanup(func() { require.NoError(t, st.Shutdown(context.Background())) })
+	apptest.StartOn(t, &app.Host{Registry: reg}, st)
 	return &instance{st: st, reg: reg}
 }
 

@@ -6,9 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -19,10 +17,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tracekit/tracekit/libs/app"
+	"github.com/tracekit/tracekit/libs/app/apptest"
 	"github.com/tracekit/tracekit/libs/buildinfo"
 	"github.com/tracekit/tracekit/libs/bus"
 	"github.com/tracekit/tracekit/libs/bus/bustest"
-	"github.com/tracekit/tracekit/libs/telemetry"
 	pointpb "github.com/tracekit/tracekit/proto/gen/go/point"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
@@ -52,20 +50,10 @@ func (f *fakePub) count() int {
 	return len(f.pts)
 }
 
-// serve starts g on a fresh host mux behind an httptest server.
+// serve starts g on mux (a fresh one when nil) behind an httptest server.
 func serve(t *testing.T, g *Gateway, mux *http.ServeMux) string {
 	t.Helper()
-	if mux == nil {
-		mux = http.NewServeMux()
-	}
-	host := &app.Host{Logger: slog.New(slog.DiscardHandler), Registry: telemetry.NewRegistry(), Health: telemetry.NewHealth(), Mux: mux}
-	require.NoError(t, g.Start(context.Background(), host))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		srv.Close()
-		require.NoError(t, g.Shutdown(context.Background()))
-	})
-	return srv.URL
+	return apptest.StartOn(t, &app.Host{Mux: mux}, g)
 }
 
 type result struct {

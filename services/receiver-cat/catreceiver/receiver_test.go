@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,12 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/tracekit/tracekit/libs/app"
+	"github.com/tracekit/tracekit/libs/app/apptest"
 	"github.com/tracekit/tracekit/libs/config"
 	"github.com/tracekit/tracekit/libs/pipeline"
-	"github.com/tracekit/tracekit/libs/telemetry"
+	"github.com/tracekit/tracekit/libs/pipeline/pipelinetest"
 	pointpb "github.com/tracekit/tracekit/proto/gen/go/point"
-	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 	"github.com/tracekit/tracekit/services/receiver-cat/catreceiver/cattest"
 	"go.uber.org/goleak"
 )
@@ -33,24 +31,12 @@ const (
 	pollEvery = 5 * time.Millisecond
 )
 
+// sink is the next stage for spans (pipelinetest.Sink) and for heartbeat points.
 type sink struct {
+	pipelinetest.Sink
 	mu     sync.Mutex
-	spans  []*spanv1.DatakitSpan
 	points []*pointpb.PBPoint
 	cats   []string
-	err    error
-}
-
-func (s *sink) ConsumeTraces(_ context.Context, b *spanv1.TraceBatch) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	for _, t := range b.Traces {
-		s.spans = append(s.spans, t.Spans...)
-	}
-	return nil
 }
 
 func (s *sink) PublishPoints(_ context.Context, category, _ string, pts *pointpb.PBPoints) error {
@@ -62,9 +48,10 @@ func (s *sink) PublishPoints(_ context.Context, category, _ string, pts *pointpb
 }
 
 func (s *sink) counts() (int, int) {
+	spans := len(s.Spans())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.spans), len(s.points)
+	return spans, len(s.points)
 }
 
 func start(t *testing.T, s *sink, points PointsPublisher) (*Receiver, *http.ServeMux) {
@@ -76,14 +63,8 @@ func start(t *testing.T, s *sink, points PointsPublisher) (*Receiver, *http.Serv
 	require.NoError(t, err)
 	require.Len(t, comps, 1)
 	r := comps[0].(*Receiver)
-	mux := http.NewServeMux()
-	require.NoError(t, r.Start(context.Background(), &app.Host{Logger: slog.New(slog.DiscardHandler), Registry: telemetry.NewRegistry(), Mux: mux}))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		require.NoError(t, r.Shutdown(ctx))
-	})
-	return r, mux
+	_, host := apptest.StartComponents(t, r)
+	return r, host.Mux
 }
 
 func dial(t *testing.T, r *Receiver) net.Conn {
@@ -111,9 +92,10 @@ func TestTreesAndHeartbeats(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Eventually(t, func() bool { n, p := s.counts(); return n == 2 && p == 6 }, waitFor, pollEvery)
+	spans := s.Spans()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	root, child := s.spans[0], s.spans[1]
+	root, child := spans[0], spans[1]
 	assert.Equal(t, "shop-0a000005-470000-1", root.TraceId)
 	assert.Equal(t, "0", root.ParentId)
 	assert.Equal(t, "entry", root.SpanType)
@@ -134,8 +116,7 @@ func TestHeartbeatsWithoutSinkAreCounted(t *testing.T) {
 	comps, err := Components(cfg, s)
 	require.NoError(t, err)
 	r := comps[0].(*Receiver)
-	require.NoError(t, r.Start(context.Background(), &app.Host{Logger: slog.New(slog.DiscardHandler), Registry: telemetry.NewRegistry(), Mux: http.NewServeMux()}))
-	defer func() { require.NoError(t, r.Shutdown(context.Background())) }()
+	apptest.StartComponents(t, r)
 	c := dial(t, r)
 	_, err = c.Write(cattest.Frame(cattest.Encode(cattest.SampleTrees(time.Now())[2])))
 	require.NoError(t, err)
@@ -171,7 +152,8 @@ func TestBadFramesCloseTheConnection(t *testing.T) {
 }
 
 func TestBusRefusalClosesTheConnection(t *testing.T) {
-	s := &sink{err: pipeline.Exhausted(errors.New("full"))}
+	s := &sink{}
+	s.SetErr(pipeline.Exhausted(errors.New("full")))
 	r, _ := start(t, s, s)
 	c := dial(t, r)
 	_, err := c.Write(cattest.Frame(cattest.Encode(cattest.SampleTrees(time.Now())[0])))

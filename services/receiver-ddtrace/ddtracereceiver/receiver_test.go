@@ -3,13 +3,10 @@ package ddtracereceiver
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 
@@ -19,10 +16,10 @@ import (
 	"github.com/tinylib/msgp/msgp"
 	"go.uber.org/goleak"
 
-	"github.com/tracekit/tracekit/libs/app"
+	"github.com/tracekit/tracekit/libs/app/apptest"
 	"github.com/tracekit/tracekit/libs/config"
 	"github.com/tracekit/tracekit/libs/pipeline"
-	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
+	"github.com/tracekit/tracekit/libs/pipeline/pipelinetest"
 	"github.com/tracekit/tracekit/services/receiver-ddtrace/ddtracereceiver/internal/ddwire"
 )
 
@@ -30,42 +27,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var allEndpoints = []string{"/v0.1/spans", "/v0.2/traces", "/v0.3/traces", "/v0.4/traces", "/v0.5/traces", "/v0.7/traces"}
 
-// sink records batches; fail, when set, is what ConsumeTraces returns.
-type sink struct {
-	mu      sync.Mutex
-	batches []*spanv1.TraceBatch
-	fail    error
-	block   chan struct{}
-	entered chan struct{}
-}
-
-func (s *sink) ConsumeTraces(ctx context.Context, b *spanv1.TraceBatch) error {
-	if s.block != nil {
-		s.entered <- struct{}{}
-		select {
-		case <-s.block:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return s.fail
-	}
-	s.batches = append(s.batches, b)
-	return nil
-}
-
-func (s *sink) all() []*spanv1.TraceBatch {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*spanv1.TraceBatch(nil), s.batches...)
-}
-
 type fixture struct {
-	srv  *httptest.Server
-	sink *sink
+	url  string
+	sink *pipelinetest.Sink
 	reg  *prometheus.Registry
 }
 
@@ -85,22 +49,16 @@ func start(t *testing.T, sections ...config.DDTrace) *fixture {
 			d.MaxTraceBodyMB = 10
 		}
 	}
-	s := &sink{}
+	s := &pipelinetest.Sink{}
 	comps, err := Components(cfg, s)
 	require.NoError(t, err)
-	host := &app.Host{Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}
-	for _, c := range comps {
-		require.NoError(t, c.Start(context.Background(), host))
-		t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
-	}
-	srv := httptest.NewServer(host.Mux)
-	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, sink: s, reg: host.Registry}
+	url, host := apptest.StartComponents(t, comps...)
+	return &fixture{url: url, sink: s, reg: host.Registry}
 }
 
 func (f *fixture) do(t *testing.T, method, path, contentType string, body []byte, hdr map[string]string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, f.srv.URL+path, bytes.NewReader(body))
+	req, err := http.NewRequest(method, f.url+path, bytes.NewReader(body))
 	require.NoError(t, err)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -108,7 +66,7 @@ func (f *fixture) do(t *testing.T, method, path, contentType string, body []byte
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := f.srv.Client().Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -200,7 +158,7 @@ func TestEveryVersion(t *testing.T) {
 				} else {
 					assert.Equal(t, "OK\n", body)
 				}
-				batches := f.sink.all()
+				batches := f.sink.Batches()
 				require.Len(t, batches, 1)
 				b := batches[0]
 				assert.Equal(t, config.SourceDDTrace, b.Source)
@@ -230,26 +188,26 @@ func TestGzipBody(t *testing.T) {
 	f := start(t)
 	resp, body := f.do(t, http.MethodPost, "/v0.4/traces", "application/msgpack", gz(t, msgpackOf(t, sampleTraces())), map[string]string{"Content-Encoding": "gzip"})
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
-	require.Len(t, f.sink.all(), 1)
+	require.Len(t, f.sink.Batches(), 1)
 }
 
 func TestTraceCountZeroShortCircuits(t *testing.T) {
 	f := start(t)
-	f.sink.fail = errors.New("must not be called")
+	f.sink.SetErr(errors.New("must not be called"))
 	resp, body := f.do(t, http.MethodPut, "/v0.4/traces", "application/msgpack", []byte{0x90}, map[string]string{"X-Datadog-Trace-Count": "0"})
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 	assert.Contains(t, body, "rate_by_service")
 	resp, body = f.do(t, http.MethodPut, "/v0.3/traces", "", nil, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 	assert.Equal(t, "OK\n", body)
-	assert.Empty(t, f.sink.all())
+	assert.Empty(t, f.sink.Batches())
 }
 
 func TestEmptyPayloadIsNotPublished(t *testing.T) {
 	f := start(t)
 	resp, body := f.do(t, http.MethodPut, "/v0.4/traces", "application/msgpack", []byte{0x91, 0x90}, nil) // [[]]
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
-	assert.Empty(t, f.sink.all())
+	assert.Empty(t, f.sink.Batches())
 }
 
 func TestBadBodies(t *testing.T) {
@@ -292,7 +250,7 @@ func TestBadBodies(t *testing.T) {
 			resp, body := f.do(t, http.MethodPost, tt.path, tt.contentType, tt.body, tt.hdr)
 			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 			assert.Contains(t, body, tt.want)
-			assert.Empty(t, f.sink.all())
+			assert.Empty(t, f.sink.Batches())
 		})
 	}
 }
@@ -305,10 +263,10 @@ func TestBodyCap(t *testing.T) {
 	assert.Contains(t, body, "max_trace_body_mb")
 
 	// no Content-Length (chunked) and a gzip bomb are caught while reading
-	req, err := http.NewRequest(http.MethodPost, f.srv.URL+"/v0.4/traces", io.MultiReader(bytes.NewReader(gz(t, big))))
+	req, err := http.NewRequest(http.MethodPost, f.url+"/v0.4/traces", io.MultiReader(bytes.NewReader(gz(t, big))))
 	require.NoError(t, err)
 	req.Header.Set("Content-Encoding", "gzip")
-	resp2, err := f.srv.Client().Do(req)
+	resp2, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp2.Body.Close()
 	assert.Equal(t, http.StatusRequestEntityTooLarge, resp2.StatusCode)
@@ -316,8 +274,7 @@ func TestBodyCap(t *testing.T) {
 
 func TestFullPoolAnswers429(t *testing.T) {
 	f := start(t, config.DDTrace{Endpoints: []string{"/v0.4/traces"}, Tracing: config.Tracing{Threads: &config.Threads{Threads: 1, Buffer: 1}}})
-	f.sink.block = make(chan struct{})
-	f.sink.entered = make(chan struct{}, 5)
+	release := f.sink.Block()
 	body := msgpackOf(t, sampleTraces())
 	// threads + buffer = 2 requests fit; while the consumer blocks, the other 3 are
 	// refused at once, so the first 3 answers are necessarily the refusals.
@@ -331,7 +288,7 @@ func TestFullPoolAnswers429(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := f.srv.Client().Post(f.srv.URL+"/v0.4/traces", "application/msgpack", bytes.NewReader(body))
+			resp, err := http.DefaultClient.Post(f.url+"/v0.4/traces", "application/msgpack", bytes.NewReader(body))
 			if err != nil {
 				answers <- answer{code: -1}
 				return
@@ -345,13 +302,13 @@ func TestFullPoolAnswers429(t *testing.T) {
 		assert.Equal(t, http.StatusTooManyRequests, a.code)
 		assert.Equal(t, "1", a.retryAfter)
 	}
-	close(f.sink.block)
+	release()
 	wg.Wait()
 	close(answers)
 	for a := range answers {
 		assert.Equal(t, http.StatusOK, a.code)
 	}
-	assert.Len(t, f.sink.all(), 2)
+	assert.Len(t, f.sink.Batches(), 2)
 }
 
 func TestConsumerErrors(t *testing.T) {
@@ -363,7 +320,7 @@ func TestConsumerErrors(t *testing.T) {
 		{errors.New("nats down"), http.StatusServiceUnavailable},
 	} {
 		f := start(t)
-		f.sink.fail = tt.err
+		f.sink.SetErr(tt.err)
 		resp, body := f.do(t, http.MethodPost, "/v0.4/traces", "application/msgpack", msgpackOf(t, sampleTraces()), nil)
 		assert.Equal(t, tt.want, resp.StatusCode, body)
 		assert.Contains(t, body, tt.err.Error())
@@ -417,7 +374,7 @@ func TestStatsAndTelemetryAcceptedAndCounted(t *testing.T) {
 	resp, _ := f.do(t, http.MethodPut, StatsPath, "application/msgpack", []byte{0x80}, nil)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.InDelta(t, 2, counter(t, f.reg, StatsPath), 0)
-	assert.Empty(t, f.sink.all())
+	assert.Empty(t, f.sink.Batches())
 }
 
 func TestTelemetryRouteCanBeDisabled(t *testing.T) {
@@ -430,7 +387,7 @@ func TestTelemetryRouteCanBeDisabled(t *testing.T) {
 }
 
 func TestComponents(t *testing.T) {
-	comps, err := Components(&config.Config{}, &sink{})
+	comps, err := Components(&config.Config{}, &pipelinetest.Sink{})
 	require.NoError(t, err)
 	assert.Empty(t, comps, "no section, no receiver")
 
@@ -447,7 +404,7 @@ func TestComponents(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := &config.Config{}
 			cfg.Inputs.DDTrace = tt.sections
-			_, err := Components(cfg, &sink{})
+			_, err := Components(cfg, &pipelinetest.Sink{})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 		})
@@ -463,7 +420,7 @@ func TestTwoSections(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	resp, _ = f.do(t, http.MethodPost, "/v0.5/traces", "application/msgpack", v05Body(), nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	b := f.sink.all()
+	b := f.sink.Batches()
 	require.Len(t, b, 2)
 	assert.Equal(t, "ddtrace", b[0].Input)
 	assert.Equal(t, "ddtrace#1", b[1].Input)

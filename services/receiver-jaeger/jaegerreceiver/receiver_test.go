@@ -5,13 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,37 +17,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/tracekit/tracekit/libs/app"
+	"github.com/tracekit/tracekit/libs/app/apptest"
 	"github.com/tracekit/tracekit/libs/config"
 	"github.com/tracekit/tracekit/libs/pipeline"
+	"github.com/tracekit/tracekit/libs/pipeline/pipelinetest"
 	"github.com/tracekit/tracekit/libs/spanmodel"
-	"github.com/tracekit/tracekit/libs/telemetry"
-	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-type sink struct {
-	mu      sync.Mutex
-	batches []*spanv1.TraceBatch
-	err     error
-}
-
-func (s *sink) ConsumeTraces(_ context.Context, b *spanv1.TraceBatch) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	s.batches = append(s.batches, b)
-	return nil
-}
-
-func (s *sink) all() []*spanv1.TraceBatch {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*spanv1.TraceBatch(nil), s.batches...)
-}
 
 type started struct {
 	url   string
@@ -64,19 +38,13 @@ func start(t *testing.T, next pipeline.Consumer, sections ...config.Jaeger) star
 	}
 	comps, err := Components(&config.Config{Inputs: config.Inputs{Jaeger: sections}}, next)
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	host := &app.Host{Logger: slog.New(slog.DiscardHandler), Registry: telemetry.NewRegistry(), Health: telemetry.NewHealth(), Mux: mux}
 	var out started
 	for _, c := range comps {
 		r := c.(*Receiver)
 		r.now = func() time.Time { return time.Unix(0, 42) }
-		require.NoError(t, r.Start(context.Background(), host))
-		t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
 		out.recvs = append(out.recvs, r)
 	}
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	out.url = srv.URL
+	out.url, _ = apptest.StartComponents(t, comps...)
 	return out
 }
 
@@ -97,11 +65,11 @@ func post(t *testing.T, url string, body []byte) (int, string) {
 }
 
 func TestHTTPBatch(t *testing.T) {
-	s := &sink{}
+	s := &pipelinetest.Sink{}
 	st := start(t, s, config.Jaeger{Tracing: config.Tracing{Tags: map[string]string{"cluster": "c1"}}})
 	code, msg := post(t, st.url+"/apis/traces", fixture(t, "shop.batch.thrift"))
 	require.Equal(t, http.StatusOK, code, msg)
-	got := s.all()
+	got := s.Batches()
 	require.Len(t, got, 1)
 	assert.Equal(t, "jaeger", got[0].Source)
 	assert.Equal(t, "jaeger", got[0].Input)
@@ -111,7 +79,7 @@ func TestHTTPBatch(t *testing.T) {
 }
 
 func TestHTTPBadInput(t *testing.T) {
-	s := &sink{}
+	s := &pipelinetest.Sink{}
 	st := start(t, s)
 	good := fixture(t, "shop.batch.thrift")
 	tests := []struct {
@@ -128,33 +96,21 @@ func TestHTTPBadInput(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, code, tt.name)
 		assert.Contains(t, msg, tt.want, tt.name)
 	}
-	assert.Empty(t, s.all())
+	assert.Empty(t, s.Batches())
 }
 
 func TestHTTPTransientErrorIs503(t *testing.T) {
-	st := start(t, &sink{err: errors.New("nats: no responders")})
+	s := &pipelinetest.Sink{}
+	s.SetErr(errors.New("nats: no responders"))
+	st := start(t, s)
 	code, msg := post(t, st.url+"/apis/traces", fixture(t, "shop.batch.thrift"))
 	assert.Equal(t, http.StatusServiceUnavailable, code)
 	assert.Contains(t, msg, "no responders")
 }
 
-type blocking struct {
-	entered chan struct{}
-	release chan struct{}
-}
-
-func (b *blocking) ConsumeTraces(ctx context.Context, _ *spanv1.TraceBatch) error {
-	b.entered <- struct{}{}
-	select {
-	case <-b.release:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 func TestHTTPFullPoolIs429(t *testing.T) {
-	next := &blocking{entered: make(chan struct{}, 4), release: make(chan struct{})}
+	next := &pipelinetest.Sink{}
+	release := next.Block()
 	st := start(t, next, config.Jaeger{Tracing: config.Tracing{Threads: &config.Threads{Threads: 1, Buffer: 1}}})
 	body := fixture(t, "shop.batch.thrift")
 	codes := make(chan int, 2)
@@ -164,12 +120,12 @@ func TestHTTPFullPoolIs429(t *testing.T) {
 			codes <- code
 		}()
 	}
-	<-next.entered
+	require.Eventually(t, func() bool { return next.Calls() == 1 }, 5*time.Second, 5*time.Millisecond, "one in the consumer")
 	require.Eventually(t, func() bool { return st.recvs[0].pool.Admitted() == 2 }, 5*time.Second, 5*time.Millisecond, "one running, one queued")
 	code, msg := post(t, st.url+"/apis/traces", body)
 	assert.Equal(t, http.StatusTooManyRequests, code)
 	assert.Contains(t, msg, "worker-pool busy")
-	close(next.release)
+	release()
 	assert.Equal(t, http.StatusOK, <-codes)
 	assert.Equal(t, http.StatusOK, <-codes)
 }
@@ -193,13 +149,13 @@ func send(t *testing.T, addr string, datagram []byte) {
 }
 
 func TestUDPCompactAndBinary(t *testing.T) {
-	s := &sink{}
+	s := &pipelinetest.Sink{}
 	compact, binary := freeUDP(t), freeUDP(t)
 	start(t, s, config.Jaeger{Address: compact, BinaryAddress: binary})
 	send(t, compact, fixture(t, "shop.compact.udp"))
 	send(t, binary, fixture(t, "shop.binary.udp"))
-	require.Eventually(t, func() bool { return len(s.all()) == 2 }, 5*time.Second, 5*time.Millisecond)
-	for _, b := range s.all() {
+	require.Eventually(t, func() bool { return len(s.Batches()) == 2 }, 5*time.Second, 5*time.Millisecond)
+	for _, b := range s.Batches() {
 		assert.Equal(t, 5, spanmodel.SpanCount(b))
 		assert.Equal(t, "jaeger", b.Input)
 	}
@@ -212,7 +168,7 @@ func counterValue(t *testing.T, r *Receiver, reason string) float64 {
 }
 
 func TestUDPDropsAreCounted(t *testing.T) {
-	s := &sink{}
+	s := &pipelinetest.Sink{}
 	compact := freeUDP(t)
 	good := fixture(t, "shop.compact.udp")
 	st := start(t, s, config.Jaeger{Address: compact, UDPBuffer: len(good)})
@@ -232,12 +188,14 @@ func TestUDPDropsAreCounted(t *testing.T) {
 	require.Eventually(t, func() bool { return count(dropUndecodable) == 2 }, 5*time.Second, 5*time.Millisecond)
 
 	send(t, compact, good) // exactly udp_buffer bytes still fits
-	require.Eventually(t, func() bool { return len(s.all()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(s.Batches()) == 1 }, 5*time.Second, 5*time.Millisecond)
 }
 
 func TestUDPRefusedByBusIsCounted(t *testing.T) {
 	compact := freeUDP(t)
-	st := start(t, &sink{err: errors.New("nats: timeout")}, config.Jaeger{Address: compact})
+	s := &pipelinetest.Sink{}
+	s.SetErr(errors.New("nats: timeout"))
+	st := start(t, s, config.Jaeger{Address: compact})
 	send(t, compact, fixture(t, "shop.compact.udp"))
 	require.Eventually(t, func() bool {
 		return counterValue(t, st.recvs[0], dropRefused) == 1
@@ -248,19 +206,18 @@ func TestStartFailsOnBusyAddress(t *testing.T) {
 	c, err := net.ListenPacket("udp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer c.Close()
-	comps, err := Components(&config.Config{Inputs: config.Inputs{Jaeger: []config.Jaeger{{Address: c.LocalAddr().String()}}}}, &sink{})
+	comps, err := Components(&config.Config{Inputs: config.Inputs{Jaeger: []config.Jaeger{{Address: c.LocalAddr().String()}}}}, &pipelinetest.Sink{})
 	require.NoError(t, err)
-	host := &app.Host{Logger: slog.New(slog.DiscardHandler), Registry: telemetry.NewRegistry(), Mux: http.NewServeMux()}
-	err = comps[0].Start(context.Background(), host)
+	err = comps[0].Start(context.Background(), apptest.NewHost())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "jaeger address")
 	require.NoError(t, comps[0].Shutdown(context.Background()))
 }
 
 func TestNoSectionNoReceiver(t *testing.T) {
-	comps, err := Components(&config.Config{}, &sink{})
+	comps, err := Components(&config.Config{}, &pipelinetest.Sink{})
 	require.NoError(t, err)
 	assert.Empty(t, comps)
-	_, err = Components(&config.Config{Inputs: config.Inputs{Jaeger: []config.Jaeger{{Tracing: config.Tracing{IgnoreTags: []string{"["}}}}}}, &sink{})
+	_, err = Components(&config.Config{Inputs: config.Inputs{Jaeger: []config.Jaeger{{Tracing: config.Tracing{IgnoreTags: []string{"["}}}}}}, &pipelinetest.Sink{})
 	assert.ErrorContains(t, err, "inputs.jaeger[0].ignore_tags[0]")
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -15,10 +14,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tracekit/tracekit/libs/app"
+	"github.com/tracekit/tracekit/libs/app/apptest"
 	"github.com/tracekit/tracekit/libs/config"
 	"github.com/tracekit/tracekit/libs/pipeline"
+	"github.com/tracekit/tracekit/libs/pipeline/pipelinetest"
 	"github.com/tracekit/tracekit/libs/spanmodel"
-	"github.com/tracekit/tracekit/libs/telemetry"
 	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 	"github.com/tracekit/tracekit/services/receiver-otlp/otlpreceiver/internal/translator"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -39,49 +39,10 @@ const (
 	pollEvery   = 5 * time.Millisecond
 )
 
-// sink is the pipeline fake: it records batches and answers with err; while block is
-// non-nil every call waits on it.
-type sink struct {
-	mu      sync.Mutex
-	batches []*spanv1.TraceBatch
-	err     error
-	block   chan struct{}
-	entered chan struct{}
-}
-
-func (s *sink) ConsumeTraces(ctx context.Context, b *spanv1.TraceBatch) error {
-	s.mu.Lock()
-	block, entered, err := s.block, s.entered, s.err
-	s.mu.Unlock()
-	if entered != nil {
-		entered <- struct{}{}
-	}
-	if block != nil {
-		select {
-		case <-block:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.batches = append(s.batches, b)
-	return nil
-}
-
-func (s *sink) all() []*spanv1.TraceBatch {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*spanv1.TraceBatch(nil), s.batches...)
-}
-
 // harness is a started receiver on 127.0.0.1 with an HTTP server over its mux.
 type harness struct {
 	r    *Receiver
-	sink *sink
+	sink *pipelinetest.Sink
 	url  string // HTTP trace endpoint
 	grpc ptraceotlp.GRPCClient
 }
@@ -102,26 +63,18 @@ func otelConfig(edit func(*config.OpenTelemetry)) *config.Config {
 
 func start(t *testing.T, cfg *config.Config) *harness {
 	t.Helper()
-	s := &sink{}
+	s := &pipelinetest.Sink{}
 	comps, err := Components(cfg, s)
 	require.NoError(t, err)
 	require.Len(t, comps, 1)
 	r := comps[0].(*Receiver)
 	r.Now = func() time.Time { return time.Unix(0, 42) }
-	mux := http.NewServeMux()
-	require.NoError(t, r.Start(context.Background(), &app.Host{Mux: mux, Registry: telemetry.NewRegistry()}))
-	srv := httptest.NewServer(mux)
-	h := &harness{r: r, sink: s, url: srv.URL + cfg.Inputs.OpenTelemetry[0].HTTP.TraceAPI}
+	base, _ := apptest.StartComponents(t, r)
+	h := &harness{r: r, sink: s, url: base + cfg.Inputs.OpenTelemetry[0].HTTP.TraceAPI}
 	cc, err := grpc.NewClient(r.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	h.grpc = ptraceotlp.NewGRPCClient(cc)
-	t.Cleanup(func() {
-		_ = cc.Close()
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		require.NoError(t, r.Shutdown(ctx))
-	})
+	t.Cleanup(func() { _ = cc.Close() })
 	return h
 }
 
@@ -194,26 +147,26 @@ func TestSourceConstant(t *testing.T) {
 }
 
 func TestComponents(t *testing.T) {
-	comps, err := Components(&config.Config{}, &sink{})
+	comps, err := Components(&config.Config{}, &pipelinetest.Sink{})
 	require.NoError(t, err)
 	assert.Empty(t, comps, "no section, no receiver")
 
 	cfg := otelConfig(nil)
 	cfg.Inputs.OpenTelemetry = append(cfg.Inputs.OpenTelemetry, cfg.Inputs.OpenTelemetry[0])
-	_, err = Components(cfg, &sink{})
+	_, err = Components(cfg, &pipelinetest.Sink{})
 	require.ErrorContains(t, err, "inputs.opentelemetry[1].http.trace_api")
 
 	cfg.Inputs.OpenTelemetry[1].HTTP = &config.OTelHTTP{TraceAPI: "/other"}
-	_, err = Components(cfg, &sink{})
+	_, err = Components(cfg, &pipelinetest.Sink{})
 	require.ErrorContains(t, err, "inputs.opentelemetry[1].grpc.addr")
 
 	cfg.Inputs.OpenTelemetry[1].GRPC = nil
-	comps, err = Components(cfg, &sink{})
+	comps, err = Components(cfg, &pipelinetest.Sink{})
 	require.NoError(t, err)
 	require.Len(t, comps, 2)
 	assert.Equal(t, "opentelemetry#1", comps[1].(*Receiver).input)
 
-	_, err = Components(otelConfig(func(o *config.OpenTelemetry) { o.CustomerTags = []string{"reg:["} }), &sink{})
+	_, err = Components(otelConfig(func(o *config.OpenTelemetry) { o.CustomerTags = []string{"reg:["} }), &pipelinetest.Sink{})
 	require.ErrorContains(t, err, "inputs.opentelemetry[0].customer_tags[0]")
 }
 
@@ -223,7 +176,7 @@ func TestGRPCExport(t *testing.T) {
 		_, err := h.grpc.Export(context.Background(), ptraceotlp.NewExportRequestFromTraces(testTraces(3)), opts...)
 		require.NoError(t, err)
 	}
-	batches := h.sink.all()
+	batches := h.sink.Batches()
 	require.Len(t, batches, 2)
 	for _, b := range batches {
 		checkBatch(t, b, 3)
@@ -245,18 +198,14 @@ func TestGRPCErrors(t *testing.T) {
 	err = conn.Invoke(context.Background(), TraceServiceExport, &rawMessage{data: big}, &rawMessage{})
 	assert.Equal(t, codes.ResourceExhausted, status.Code(err), "over max_payload: %v", err)
 
-	h.sink.mu.Lock()
-	h.sink.err = errors.New("bus down")
-	h.sink.mu.Unlock()
+	h.sink.SetErr(errors.New("bus down"))
 	_, err = h.grpc.Export(context.Background(), ptraceotlp.NewExportRequestFromTraces(testTraces(1)))
 	assert.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
 
-	h.sink.mu.Lock()
-	h.sink.err = pipeline.Exhausted(errors.New("stream full"))
-	h.sink.mu.Unlock()
+	h.sink.SetErr(pipeline.Exhausted(errors.New("stream full")))
 	_, err = h.grpc.Export(context.Background(), ptraceotlp.NewExportRequestFromTraces(testTraces(1)))
 	assert.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
-	assert.Empty(t, h.sink.all())
+	assert.Empty(t, h.sink.Batches())
 }
 
 func TestHTTPExport(t *testing.T) {
@@ -278,12 +227,12 @@ func TestHTTPExport(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := len(h.sink.all())
+			before := len(h.sink.Batches())
 			resp, body := post(t, h.url, tt.ct, tt.enc, tt.body, nil)
 			require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 			assert.Equal(t, tt.wantCT, resp.Header.Get("Content-Type"))
 			assert.Equal(t, tt.wantBody, string(body), "serialized empty ExportTraceServiceResponse")
-			batches := h.sink.all()
+			batches := h.sink.Batches()
 			require.Len(t, batches, before+1)
 			checkBatch(t, batches[before], 2)
 		})
@@ -319,14 +268,12 @@ func TestHTTPErrors(t *testing.T) {
 			assert.Contains(t, string(body), tt.msg)
 		})
 	}
-	assert.Empty(t, h.sink.all())
+	assert.Empty(t, h.sink.Batches())
 
 	resp, body := post(t, h.url, "application/x-protobuf", "", pb, ok)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
 
-	h.sink.mu.Lock()
-	h.sink.err = errors.New("bus down")
-	h.sink.mu.Unlock()
+	h.sink.SetErr(errors.New("bus down"))
 	resp, _ = post(t, h.url, "application/x-protobuf", "", pb, ok)
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
@@ -336,11 +283,7 @@ func TestHTTPErrors(t *testing.T) {
 // and gRPC requests are refused with 429 / ResourceExhausted, then served once it drains.
 func TestOverload(t *testing.T) {
 	h := start(t, otelConfig(func(o *config.OpenTelemetry) { o.Threads = &config.Threads{Threads: 1, Buffer: 1} }))
-	release := make(chan struct{})
-	entered := make(chan struct{}, 2)
-	h.sink.mu.Lock()
-	h.sink.block, h.sink.entered = release, entered
-	h.sink.mu.Unlock()
+	release := h.sink.Block()
 
 	pb := protoBody(t, testTraces(1))
 	var wg sync.WaitGroup
@@ -360,7 +303,7 @@ func TestOverload(t *testing.T) {
 			codesSeen <- resp.StatusCode
 		}()
 	}
-	<-entered // one running in the consumer
+	require.Eventually(t, func() bool { return h.sink.Calls() == 1 }, testTimeout, pollEvery, "one running in the consumer")
 	require.Eventually(t, func() bool { return h.r.pool.Admitted() == 2 }, testTimeout, pollEvery, "the other waits for a thread")
 	resp, body := post(t, h.url, "application/x-protobuf", "", pb, nil)
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, string(body))
@@ -368,10 +311,7 @@ func TestOverload(t *testing.T) {
 	_, err := h.grpc.Export(context.Background(), ptraceotlp.NewExportRequestFromTraces(testTraces(1)))
 	assert.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
 
-	h.sink.mu.Lock()
-	h.sink.block, h.sink.entered = nil, nil
-	h.sink.mu.Unlock()
-	close(release)
+	release()
 	wg.Wait()
 	close(codesSeen)
 	for c := range codesSeen {
@@ -382,7 +322,7 @@ func TestOverload(t *testing.T) {
 }
 
 func TestShutdownWithoutStart(t *testing.T) {
-	r, err := New("opentelemetry", &otelConfig(nil).Inputs.OpenTelemetry[0], &sink{})
+	r, err := New("opentelemetry", &otelConfig(nil).Inputs.OpenTelemetry[0], &pipelinetest.Sink{})
 	require.NoError(t, err)
 	require.NoError(t, r.Shutdown(context.Background()))
 }
@@ -390,7 +330,7 @@ func TestShutdownWithoutStart(t *testing.T) {
 func TestStartFailsOnBusyAddress(t *testing.T) {
 	h := start(t, otelConfig(nil))
 	cfg := otelConfig(func(o *config.OpenTelemetry) { o.GRPC.Addr = h.r.GRPCAddr().String() })
-	r, err := New("opentelemetry", &cfg.Inputs.OpenTelemetry[0], &sink{})
+	r, err := New("opentelemetry", &cfg.Inputs.OpenTelemetry[0], &pipelinetest.Sink{})
 	require.NoError(t, err)
 	err = r.Start(context.Background(), &app.Host{Mux: http.NewServeMux()})
 	require.ErrorContains(t, err, "grpc.addr")

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
-	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,11 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/tracekit/tracekit/libs/app"
+	"github.com/tracekit/tracekit/libs/app/apptest"
 	"github.com/tracekit/tracekit/libs/config"
 	"github.com/tracekit/tracekit/libs/pipeline"
-	"github.com/tracekit/tracekit/libs/telemetry"
-	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
+	"github.com/tracekit/tracekit/libs/pipeline/pipelinetest"
 	"github.com/tracekit/tracekit/services/receiver-pinpoint/pinpointreceiver/internal/translator"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
@@ -36,34 +32,6 @@ const (
 	waitFor   = 5 * time.Second
 	pollEvery = 5 * time.Millisecond
 )
-
-type sink struct {
-	mu      sync.Mutex
-	batches []*spanv1.TraceBatch
-	err     error
-}
-
-func (s *sink) ConsumeTraces(_ context.Context, b *spanv1.TraceBatch) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	s.batches = append(s.batches, b)
-	return nil
-}
-
-func (s *sink) spans() []*spanv1.DatakitSpan {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*spanv1.DatakitSpan
-	for _, b := range s.batches {
-		for _, t := range b.Traces {
-			out = append(out, t.Spans...)
-		}
-	}
-	return out
-}
 
 type fixture struct {
 	r    *Receiver
@@ -84,18 +52,12 @@ func start(t *testing.T, next pipeline.Consumer, mutate func(*config.Pinpoint)) 
 	require.Len(t, comps, 1)
 	r := comps[0].(*Receiver)
 	r.wait = 2 * time.Second
-	reg := telemetry.NewRegistry()
-	require.NoError(t, r.Start(context.Background(), &app.Host{Logger: slog.New(slog.DiscardHandler), Registry: reg, Mux: http.NewServeMux()}))
+	_, host := apptest.StartComponents(t, r)
 	conn, err := grpc.NewClient(r.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
-	t.Cleanup(func() {
-		_ = conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-		defer cancel()
-		require.NoError(t, r.Shutdown(ctx))
-	})
+	t.Cleanup(func() { _ = conn.Close() })
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "agentid", "agent-1", "applicationname", "shop", "starttime", "1700000000000")
-	return &fixture{r: r, reg: reg, conn: conn, ctx: ctx}
+	return &fixture{r: r, reg: host.Registry, conn: conn, ctx: ctx}
 }
 
 func testSpan() *v1.PSpanMessage {
@@ -146,14 +108,14 @@ func sendSpans(t *testing.T, ctx context.Context, conn *grpc.ClientConn, msgs ..
 }
 
 func TestSpanWithMetadata(t *testing.T) {
-	s := &sink{}
+	s := &pipelinetest.Sink{}
 	f := start(t, s, nil)
 	_, err := v1.NewAgentClient(f.conn).RequestAgentInfo(f.ctx, &v1.PAgentInfo{Hostname: "host-1", Ip: "10.1.1.1", Pid: 9, AgentVersion: "1.4.7"})
 	require.NoError(t, err)
 	f.sendMetadata(t)
 	require.NoError(t, sendSpans(t, f.ctx, f.conn, testSpan()))
 
-	spans := s.spans()
+	spans := s.Spans()
 	require.Len(t, spans, 3)
 	root, work, query := spans[0], spans[1], spans[2]
 	assert.Equal(t, "agent-1^1700000000000^1", root.TraceId)
@@ -169,9 +131,7 @@ func TestSpanWithMetadata(t *testing.T) {
 	assert.Equal(t, "error", query.Status)
 	assert.Equal(t, "sql.ErrNoRows", query.Fields["error_type"].GetS())
 
-	s.mu.Lock()
-	b := s.batches[0]
-	s.mu.Unlock()
+	b := s.Batches()[0]
 	assert.Equal(t, config.SourcePinpoint, b.Source)
 	assert.Equal(t, "pinpoint", b.Input)
 	assert.Positive(t, b.ReceivedUnixNano)
@@ -181,7 +141,7 @@ func TestSpanWithMetadata(t *testing.T) {
 // TestSpanBeforeMetadata: the span overtakes its ApiMetaData (another connection); the
 // receiver holds it until the metadata arrives instead of writing placeholders.
 func TestSpanBeforeMetadata(t *testing.T) {
-	s := &sink{}
+	s := &pipelinetest.Sink{}
 	f := start(t, s, nil)
 	done := make(chan error, 1)
 	go func() { done <- sendSpans(t, f.ctx, f.conn, testSpan()) }()
@@ -190,7 +150,7 @@ func TestSpanBeforeMetadata(t *testing.T) {
 	}, waitFor, pollEvery)
 	f.sendMetadata(t)
 	require.NoError(t, <-done)
-	spans := s.spans()
+	spans := s.Spans()
 	require.Len(t, spans, 3)
 	assert.Equal(t, "main.work", spans[1].Operation)
 	assert.Equal(t, "SELECT 1", spans[2].Resource)
@@ -200,11 +160,11 @@ func TestSpanBeforeMetadata(t *testing.T) {
 // TestMetadataNeverArrives: after the wait the span goes out with the ids as placeholders,
 // counted as misses; the next span with the same ids does not wait again.
 func TestMetadataNeverArrives(t *testing.T) {
-	s := &sink{}
+	s := &pipelinetest.Sink{}
 	f := start(t, s, nil)
 	f.r.wait = 50 * time.Millisecond
 	require.NoError(t, sendSpans(t, f.ctx, f.conn, testSpan(), testSpan()))
-	spans := s.spans()
+	spans := s.Spans()
 	require.Len(t, spans, 6)
 	assert.Equal(t, "2", spans[1].Operation, "placeholder is the api id")
 	assert.Equal(t, "1", spans[2].Resource, "placeholder is the sql id")
@@ -215,16 +175,17 @@ func TestMetadataNeverArrives(t *testing.T) {
 }
 
 func TestBadSpanIsInvalidArgument(t *testing.T) {
-	s := &sink{}
+	s := &pipelinetest.Sink{}
 	f := start(t, s, nil)
 	err := sendSpans(t, f.ctx, f.conn, &v1.PSpanMessage{})
 	require.Equal(t, codes.InvalidArgument, status.Code(err), "%v", err)
 	assert.Contains(t, err.Error(), "neither span nor spanChunk")
-	assert.Empty(t, s.spans())
+	assert.Empty(t, s.Spans())
 }
 
 func TestBusErrorsMapToCodes(t *testing.T) {
-	s := &sink{err: pipeline.Exhausted(errors.New("stream full"))}
+	s := &pipelinetest.Sink{}
+	s.SetErr(pipeline.Exhausted(errors.New("stream full")))
 	f := start(t, s, func(p *config.Pinpoint) { p.DelMessage = true })
 	f.r.wait = 0
 	err := sendSpans(t, f.ctx, f.conn, testSpan())
@@ -232,15 +193,15 @@ func TestBusErrorsMapToCodes(t *testing.T) {
 }
 
 func TestChunkAndOtherServices(t *testing.T) {
-	s := &sink{}
+	s := &pipelinetest.Sink{}
 	f := start(t, s, nil)
 	f.r.wait = 0
 	chunk := &v1.PSpanMessage{Field: &v1.PSpanMessage_SpanChunk{SpanChunk: &v1.PSpanChunk{
 		TransactionId: &v1.PTransactionId{AgentId: "agent-1", AgentStartTime: 1, Sequence: 2}, SpanId: 5, KeyTime: 1700000000000,
 		SpanEvent: []*v1.PSpanEvent{{Sequence: 4, Depth: 1, EndElapsed: 1}}}}}
 	require.NoError(t, sendSpans(t, f.ctx, f.conn, chunk))
-	require.Len(t, s.spans(), 1)
-	assert.Equal(t, "5", s.spans()[0].ParentId)
+	require.Len(t, s.Spans(), 1)
+	assert.Equal(t, "5", s.Spans()[0].ParentId)
 
 	// Ping echoes.
 	ping, err := v1.NewAgentClient(f.conn).PingSession(f.ctx)
@@ -276,7 +237,7 @@ func TestChunkAndOtherServices(t *testing.T) {
 // TestShutdownEndsOpenStreams: agents keep ping and command streams open forever; Shutdown
 // must not wait for them.
 func TestShutdownEndsOpenStreams(t *testing.T) {
-	f := start(t, &sink{}, nil)
+	f := start(t, &pipelinetest.Sink{}, nil)
 	ping, err := v1.NewAgentClient(f.conn).PingSession(f.ctx)
 	require.NoError(t, err)
 	require.NoError(t, ping.Send(&v1.PPing{}))
@@ -314,9 +275,9 @@ func TestMetaCacheIsBounded(t *testing.T) {
 }
 
 func TestComponentsRejectsBadAddress(t *testing.T) {
-	_, err := Components(&config.Config{Inputs: config.Inputs{Pinpoint: []config.Pinpoint{{Address: "nope"}}}}, &sink{})
+	_, err := Components(&config.Config{Inputs: config.Inputs{Pinpoint: []config.Pinpoint{{Address: "nope"}}}}, &pipelinetest.Sink{})
 	require.ErrorContains(t, err, "inputs.pinpoint[0].address")
-	comps, err := Components(&config.Config{}, &sink{})
+	comps, err := Components(&config.Config{}, &pipelinetest.Sink{})
 	require.NoError(t, err)
 	assert.Empty(t, comps)
 }

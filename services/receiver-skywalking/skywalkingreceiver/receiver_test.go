@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -18,10 +17,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tracekit/tracekit/libs/app"
+	"github.com/tracekit/tracekit/libs/app/apptest"
 	"github.com/tracekit/tracekit/libs/config"
 	"github.com/tracekit/tracekit/libs/pipeline"
-	"github.com/tracekit/tracekit/libs/telemetry"
-	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
+	"github.com/tracekit/tracekit/libs/pipeline/pipelinetest"
 	"github.com/tracekit/tracekit/services/receiver-skywalking/skywalkingreceiver/internal/translator"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
@@ -38,64 +37,19 @@ const (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// sink records batches; block, when set, holds every ConsumeTraces until it is closed.
-type sink struct {
-	mu      sync.Mutex
-	batches []*spanv1.TraceBatch
-	err     error
-	block   chan struct{}
-	entered chan struct{}
-}
-
-func (s *sink) ConsumeTraces(ctx context.Context, b *spanv1.TraceBatch) error {
-	if s.entered != nil {
-		s.entered <- struct{}{}
-	}
-	if s.block != nil {
-		select {
-		case <-s.block:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	s.batches = append(s.batches, b)
-	return nil
-}
-
-func (s *sink) got() []*spanv1.TraceBatch {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*spanv1.TraceBatch(nil), s.batches...)
-}
-
-func (s *sink) spans() []*spanv1.DatakitSpan {
-	var out []*spanv1.DatakitSpan
-	for _, b := range s.got() {
-		for _, tr := range b.Traces {
-			out = append(out, tr.Spans...)
-		}
-	}
-	return out
-}
-
 type harness struct {
 	r    *Receiver
-	sink *sink
+	sink *pipelinetest.Sink
 	reg  *prometheus.Registry
-	http *httptest.Server
+	url  string // base URL of the HTTP server over the host mux
 	conn *grpc.ClientConn
 }
 
 // start runs one [[inputs.skywalking]] section on 127.0.0.1 random ports.
-func start(t *testing.T, toml string, s *sink) *harness {
+func start(t *testing.T, toml string, s *pipelinetest.Sink) *harness {
 	t.Helper()
 	if s == nil {
-		s = &sink{}
+		s = &pipelinetest.Sink{}
 	}
 	loaded, err := config.Parse([]byte("[[inputs.skywalking]]\naddress = \"127.0.0.1:0\"\n"+toml), nil)
 	require.NoError(t, err)
@@ -104,20 +58,11 @@ func start(t *testing.T, toml string, s *sink) *harness {
 	require.Len(t, comps, 1)
 	r := comps[0].(*Receiver)
 	r.now = func() time.Time { return time.Unix(1_800_000_000, 0) }
-	reg := telemetry.NewRegistry()
-	mux := http.NewServeMux()
-	require.NoError(t, r.Start(context.Background(), &app.Host{Registry: reg, Mux: mux, Health: telemetry.NewHealth()}))
-	srv := httptest.NewServer(mux)
+	url, host := apptest.StartComponents(t, r)
 	conn, err := grpc.NewClient(r.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
-	t.Cleanup(func() {
-		_ = conn.Close()
-		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-		defer cancel()
-		assert.NoError(t, r.Shutdown(ctx))
-	})
-	return &harness{r: r, sink: s, reg: reg, http: srv, conn: conn}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &harness{r: r, sink: s, reg: host.Registry, url: url, conn: conn}
 }
 
 func segment(traceID, segID string, spans ...*agentv3.SpanObject) *agentv3.SegmentObject {
@@ -137,13 +82,13 @@ func ctxT(t *testing.T) context.Context {
 func TestComponents(t *testing.T) {
 	loaded, err := config.Parse([]byte("[http]\nlisten = \"127.0.0.1:0\"\n"), nil)
 	require.NoError(t, err)
-	comps, err := Components(loaded.Config, &sink{})
+	comps, err := Components(loaded.Config, &pipelinetest.Sink{})
 	require.NoError(t, err)
 	assert.Empty(t, comps, "no section, no receiver")
 
 	loaded, err = config.Parse([]byte("[[inputs.skywalking]]\n[[inputs.skywalking]]\naddress = \"127.0.0.1:0\"\n"), nil)
 	require.NoError(t, err)
-	comps, err = Components(loaded.Config, &sink{})
+	comps, err = Components(loaded.Config, &pipelinetest.Sink{})
 	require.NoError(t, err)
 	require.Len(t, comps, 2)
 	assert.Equal(t, "receiver/skywalking", comps[0].Name())
@@ -156,7 +101,7 @@ func TestSecondSectionOnSameRoutesFailsToStart(t *testing.T) {
 	h := start(t, "", nil)
 	loaded, err := config.Parse([]byte("[[inputs.skywalking]]\naddress = \"127.0.0.1:0\"\n"), nil)
 	require.NoError(t, err)
-	comps, err := Components(loaded.Config, &sink{})
+	comps, err := Components(loaded.Config, &pipelinetest.Sink{})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	other := comps[0].(*Receiver)
@@ -173,14 +118,14 @@ func TestGRPCCollectStream(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, stream.Send(segment("T1", "S1", span(0, -1, agentv3.SpanType_Entry), span(1, 0, agentv3.SpanType_Exit))))
 	// A long-lived agent stream: the segment is published without waiting for the close.
-	require.Eventually(t, func() bool { return len(h.sink.got()) == 1 }, testTimeout, pollEvery)
+	require.Eventually(t, func() bool { return len(h.sink.Batches()) == 1 }, testTimeout, pollEvery)
 	ref := span(0, -1, agentv3.SpanType_Entry)
 	ref.Refs = []*agentv3.SegmentReference{{TraceId: "T1", ParentTraceSegmentId: "S1", ParentSpanId: 1}}
 	require.NoError(t, stream.Send(segment("T1", "S2", ref)))
 	_, err = stream.CloseAndRecv()
 	require.NoError(t, err)
 
-	batches := h.sink.got()
+	batches := h.sink.Batches()
 	require.Len(t, batches, 2)
 	b := batches[0]
 	assert.Equal(t, "skywalking", b.Source)
@@ -203,14 +148,14 @@ func TestGRPCCollectInSync(t *testing.T) {
 		segment("B", "SB", span(0, -1, agentv3.SpanType_Entry), span(1, 0, agentv3.SpanType_Local)),
 	}})
 	require.NoError(t, err)
-	batches := h.sink.got()
+	batches := h.sink.Batches()
 	require.Len(t, batches, 1, "one collection, one batch")
 	require.Len(t, batches[0].Traces, 2, "grouped by trace id")
 	assert.Equal(t, "local", batches[0].Traces[1].Spans[1].SpanType)
 
 	_, err = client.CollectInSync(ctxT(t), &agentv3.SegmentCollection{})
 	require.NoError(t, err, "an empty collection is fine")
-	assert.Len(t, h.sink.got(), 1, "and publishes nothing")
+	assert.Len(t, h.sink.Batches(), 1, "and publishes nothing")
 }
 
 func TestGRPCBadSegmentIsInvalidArgument(t *testing.T) {
@@ -224,7 +169,7 @@ func TestGRPCBadSegmentIsInvalidArgument(t *testing.T) {
 	require.NoError(t, stream.Send(segment("T", "", span(0, -1, 0))))
 	_, err = stream.CloseAndRecv()
 	assertCode(t, err, "InvalidArgument", "traceSegmentId is empty")
-	assert.Empty(t, h.sink.got())
+	assert.Empty(t, h.sink.Batches())
 }
 
 // rawCodec sends bytes as they are, to put a malformed message on the wire.
@@ -248,7 +193,7 @@ func TestGRPCMalformedStreamMessageIsCounted(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return metricValue(t, h.reg, "tracekit_receiver_requests_total", map[string]string{"transport": "grpc", "code": "Internal"}) == 1
 	}, testTimeout, pollEvery)
-	assert.Empty(t, h.sink.got())
+	assert.Empty(t, h.sink.Batches())
 }
 
 func assertCode(t *testing.T, err error, code, msg string) {
@@ -259,7 +204,8 @@ func assertCode(t *testing.T, err error, code, msg string) {
 }
 
 func TestGRPCPoolFullIsResourceExhausted(t *testing.T) {
-	s := &sink{block: make(chan struct{}), entered: make(chan struct{}, 4)}
+	s := &pipelinetest.Sink{}
+	release := s.Block()
 	h := start(t, "[inputs.skywalking.threads]\nthreads = 1\nbuffer = 1\n", s)
 	client := agentv3.NewTraceSegmentReportServiceClient(h.conn)
 	col := &agentv3.SegmentCollection{Segments: []*agentv3.SegmentObject{segment("T", "S", span(0, -1, 0))}}
@@ -273,18 +219,18 @@ func TestGRPCPoolFullIsResourceExhausted(t *testing.T) {
 			errs <- err
 		}()
 	}
-	<-s.entered // one running, the other queued behind it
+	require.Eventually(t, func() bool { return s.Calls() == 1 }, testTimeout, pollEvery, "one running, the other queued behind it")
 	waitPoolFull(t, h.r)
 	_, err := client.CollectInSync(ctxT(t), col)
 	assertCode(t, err, "ResourceExhausted", "worker-pool busy")
-	close(s.block)
+	release()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		assert.NoError(t, err)
 	}
 
-	s.err = pipeline.Exhausted(errors.New("stream TRACEKIT_SPANS full"))
+	s.SetErr(pipeline.Exhausted(errors.New("stream TRACEKIT_SPANS full")))
 	_, err = client.CollectInSync(ctxT(t), col)
 	assertCode(t, err, "ResourceExhausted", "TRACEKIT_SPANS full")
 }
@@ -294,7 +240,7 @@ func TestGRPCShutdownEndsIdleStreams(t *testing.T) {
 	stream, err := agentv3.NewTraceSegmentReportServiceClient(h.conn).Collect(ctxT(t))
 	require.NoError(t, err)
 	require.NoError(t, stream.Send(segment("T", "S", span(0, -1, 0))))
-	require.Eventually(t, func() bool { return len(h.sink.got()) == 1 }, testTimeout, pollEvery)
+	require.Eventually(t, func() bool { return len(h.sink.Batches()) == 1 }, testTimeout, pollEvery)
 
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -307,7 +253,7 @@ func TestGRPCShutdownEndsIdleStreams(t *testing.T) {
 
 func postBody(t *testing.T, h *harness, path, contentType string, body []byte, hdr ...string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, h.http.URL+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, h.url+path, bytes.NewReader(body))
 	require.NoError(t, err)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -358,16 +304,16 @@ func TestHTTP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := len(h.sink.spans())
+			before := len(h.sink.Spans())
 			code, body := postBody(t, h, tt.path, tt.ct, tt.body, tt.hdr...)
 			assert.Equal(t, tt.code, code, body)
 			if tt.want != "" {
 				assert.Contains(t, body, tt.want)
 			}
-			assert.Equal(t, tt.spans, len(h.sink.spans())-before)
+			assert.Equal(t, tt.spans, len(h.sink.Spans())-before)
 		})
 	}
-	spans := h.sink.spans()
+	spans := h.sink.Spans()
 	require.NotEmpty(t, spans)
 	assert.Equal(t, "error", spans[len(spans)-5].Status, "the OAP-named segment kept isError")
 	code, _ := postBody(t, h, "/v3/metric", "application/json", []byte("{}"))
@@ -385,7 +331,8 @@ func TestHTTPEndpointsFromConfig(t *testing.T) {
 }
 
 func TestHTTPPoolFullIs429(t *testing.T) {
-	s := &sink{block: make(chan struct{}), entered: make(chan struct{}, 4)}
+	s := &pipelinetest.Sink{}
+	release := s.Block()
 	h := start(t, "[inputs.skywalking.threads]\nthreads = 1\nbuffer = 1\n", s)
 	js, err := protojson.Marshal(segment("T", "S", span(0, -1, 0)))
 	require.NoError(t, err)
@@ -399,12 +346,12 @@ func TestHTTPPoolFullIs429(t *testing.T) {
 			codes <- code
 		}()
 	}
-	<-s.entered
+	require.Eventually(t, func() bool { return s.Calls() == 1 }, testTimeout, pollEvery)
 	waitPoolFull(t, h.r)
 	code, body := postBody(t, h, "/v3/segment", "application/json", js)
 	assert.Equal(t, http.StatusTooManyRequests, code)
 	assert.Contains(t, body, "worker-pool busy")
-	close(s.block)
+	release()
 	wg.Wait()
 	close(codes)
 	for c := range codes {
@@ -420,7 +367,7 @@ func TestGRPCAcknowledgedServices(t *testing.T) {
 			require.NoError(t, call(ctx))
 		})
 	}
-	assert.Empty(t, h.sink.got(), "nothing but traces is published")
+	assert.Empty(t, h.sink.Batches(), "nothing but traces is published")
 	assert.Equal(t, 1.0, testutil.ToFloat64(h.r.ignored.WithLabelValues("ManagementService.keepAlive")))
 	assert.Equal(t, 2.0, testutil.ToFloat64(h.r.ignored.WithLabelValues("EventService.collect")), "each streamed message counts")
 }
@@ -429,7 +376,7 @@ func TestGRPCCompatTraceService(t *testing.T) {
 	h := start(t, "", nil)
 	ctx := ctxT(t)
 	require.NoError(t, compatTraceCalls(ctx, h.conn))
-	spans := h.sink.spans()
+	spans := h.sink.Spans()
 	require.Len(t, spans, 3)
 	assert.Equal(t, "C0", spans[0].SpanId)
 	assert.Equal(t, "exit", spans[1].SpanType)

@@ -6,12 +6,9 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,37 +16,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/tracekit/tracekit/libs/app"
+	"github.com/tracekit/tracekit/libs/app/apptest"
 	"github.com/tracekit/tracekit/libs/config"
 	"github.com/tracekit/tracekit/libs/pipeline"
+	"github.com/tracekit/tracekit/libs/pipeline/pipelinetest"
 	"github.com/tracekit/tracekit/libs/spanmodel"
-	"github.com/tracekit/tracekit/libs/telemetry"
-	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-type sink struct {
-	mu      sync.Mutex
-	batches []*spanv1.TraceBatch
-	err     error
-}
-
-func (s *sink) ConsumeTraces(_ context.Context, b *spanv1.TraceBatch) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	s.batches = append(s.batches, b)
-	return nil
-}
-
-func (s *sink) all() []*spanv1.TraceBatch {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*spanv1.TraceBatch(nil), s.batches...)
-}
 
 // start runs the receivers of cfg on a test server and returns its URL.
 func start(t *testing.T, cfg *config.Config, next pipeline.Consumer) string {
@@ -63,17 +37,12 @@ func startReceivers(t *testing.T, cfg *config.Config, next pipeline.Consumer) (s
 	var recvs []*Receiver
 	comps, err := Components(cfg, next)
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	host := &app.Host{Logger: slog.New(slog.DiscardHandler), Registry: telemetry.NewRegistry(), Health: telemetry.NewHealth(), Mux: mux}
 	for _, c := range comps {
 		c.(*Receiver).now = func() time.Time { return time.Unix(0, 42) }
 		recvs = append(recvs, c.(*Receiver))
-		require.NoError(t, c.Start(context.Background(), host))
-		t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
 	}
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv.URL, recvs
+	url, _ := apptest.StartComponents(t, comps...)
+	return url, recvs
 }
 
 func zipkinConfig(sections ...config.Zipkin) *config.Config {
@@ -132,7 +101,7 @@ func TestAcceptsEveryEncoding(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &sink{}
+			s := &pipelinetest.Sink{}
 			url := start(t, zipkinConfig(config.Zipkin{Tracing: config.Tracing{Tags: map[string]string{"cluster": "c1"}}}), s)
 			body := fixture(t, tt.fixture)
 			if tt.encoding == "gzip" {
@@ -140,7 +109,7 @@ func TestAcceptsEveryEncoding(t *testing.T) {
 			}
 			code, msg := post(t, url+tt.path, tt.contentType, tt.encoding, body)
 			require.Equal(t, http.StatusOK, code, msg)
-			got := s.all()
+			got := s.Batches()
 			require.Len(t, got, 1)
 			b := got[0]
 			assert.Equal(t, config.SourceZipkin, b.Source)
@@ -170,50 +139,36 @@ func TestBadInputIs400NamingTheProblem(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &sink{}
+			s := &pipelinetest.Sink{}
 			url := start(t, zipkinConfig(), s)
 			code, msg := post(t, url+tt.path, tt.contentType, tt.encoding, tt.body)
 			assert.Equal(t, http.StatusBadRequest, code)
 			assert.Contains(t, msg, tt.want)
-			assert.Empty(t, s.all())
+			assert.Empty(t, s.Batches())
 		})
 	}
 }
 
 func TestEmptyPayloadPublishesNothing(t *testing.T) {
-	s := &sink{}
+	s := &pipelinetest.Sink{}
 	url := start(t, zipkinConfig(), s)
 	code, _ := post(t, url+"/api/v2/spans", "application/json", "", []byte(`[]`))
 	assert.Equal(t, http.StatusOK, code)
-	assert.Empty(t, s.all())
+	assert.Empty(t, s.Batches())
 }
 
 func TestTransientBusErrorIs503(t *testing.T) {
-	s := &sink{err: errors.New("nats: timeout")}
+	s := &pipelinetest.Sink{}
+	s.SetErr(errors.New("nats: timeout"))
 	url := start(t, zipkinConfig(), s)
 	code, msg := post(t, url+"/api/v2/spans", "application/json", "", fixture(t, "v2_multi_service.json"))
 	assert.Equal(t, http.StatusServiceUnavailable, code)
 	assert.Contains(t, msg, "nats: timeout")
 }
 
-// blocking holds every ConsumeTraces until release is closed.
-type blocking struct {
-	entered chan struct{}
-	release chan struct{}
-}
-
-func (b *blocking) ConsumeTraces(ctx context.Context, _ *spanv1.TraceBatch) error {
-	b.entered <- struct{}{}
-	select {
-	case <-b.release:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 func TestFullPoolIs429(t *testing.T) {
-	next := &blocking{entered: make(chan struct{}, 4), release: make(chan struct{})}
+	next := &pipelinetest.Sink{}
+	release := next.Block()
 	url, recvs := startReceivers(t, zipkinConfig(config.Zipkin{Tracing: config.Tracing{Threads: &config.Threads{Threads: 1, Buffer: 1}}}), next)
 	body := fixture(t, "v2_multi_service.json")
 	codes := make(chan int, 2)
@@ -223,22 +178,22 @@ func TestFullPoolIs429(t *testing.T) {
 			codes <- code
 		}()
 	}
-	<-next.entered
+	require.Eventually(t, func() bool { return next.Calls() == 1 }, 5*time.Second, 5*time.Millisecond, "one in the consumer")
 	require.Eventually(t, func() bool { return recvs[0].pool.Admitted() == 2 }, 5*time.Second, 5*time.Millisecond, "one running, one queued")
 	code, msg := post(t, url+"/api/v2/spans", "application/json", "", body)
 	assert.Equal(t, http.StatusTooManyRequests, code)
 	assert.Contains(t, msg, "worker-pool busy")
-	close(next.release)
+	release()
 	assert.Equal(t, http.StatusOK, <-codes)
 	assert.Equal(t, http.StatusOK, <-codes)
 }
 
 func TestConflictingPathsFailAtStart(t *testing.T) {
-	comps, err := Components(zipkinConfig(config.Zipkin{}, config.Zipkin{}), &sink{})
+	comps, err := Components(zipkinConfig(config.Zipkin{}, config.Zipkin{}), &pipelinetest.Sink{})
 	require.NoError(t, err)
 	require.Len(t, comps, 2)
 	assert.Equal(t, "receiver/zipkin#1", comps[1].Name())
-	host := &app.Host{Logger: slog.New(slog.DiscardHandler), Registry: telemetry.NewRegistry(), Mux: http.NewServeMux()}
+	host := apptest.NewHost()
 	require.NoError(t, comps[0].Start(context.Background(), host))
 	err = comps[1].Start(context.Background(), host)
 	require.Error(t, err)
@@ -246,9 +201,9 @@ func TestConflictingPathsFailAtStart(t *testing.T) {
 }
 
 func TestComponentsValidatesIgnoreTags(t *testing.T) {
-	_, err := Components(zipkinConfig(config.Zipkin{Tracing: config.Tracing{IgnoreTags: []string{"("}}}), &sink{})
+	_, err := Components(zipkinConfig(config.Zipkin{Tracing: config.Tracing{IgnoreTags: []string{"("}}}), &pipelinetest.Sink{})
 	assert.ErrorContains(t, err, "inputs.zipkin[0].ignore_tags[0]")
-	comps, err := Components(&config.Config{}, &sink{})
+	comps, err := Components(&config.Config{}, &pipelinetest.Sink{})
 	require.NoError(t, err)
 	assert.Empty(t, comps, "no section, no receiver")
 }

@@ -63,7 +63,9 @@ func DecodeTraces(body []byte, enc Encoding) (Traces, error) {
 	if err := validate(body); err != nil {
 		return nil, fmt.Errorf("decode msgpack traces: %w", err)
 	}
-	if _, err := ts.UnmarshalMsg(body); err != nil {
+	d := strDecoder{body: string(body)}
+	ts, _, err := d.traces(body)
+	if err != nil {
 		return nil, fmt.Errorf("decode msgpack traces: %w", err)
 	}
 	return ts, nil

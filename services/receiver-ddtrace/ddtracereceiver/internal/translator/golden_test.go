@@ -6,12 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/tracekit/tracekit/libs/spanmodel/spanmodeltest"
 	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 	"github.com/tracekit/tracekit/services/receiver-ddtrace/ddtracereceiver/internal/ddwire"
 )
@@ -88,19 +86,7 @@ func TestGolden(t *testing.T) {
 			require.NoError(t, err)
 			got := &spanv1.TraceBatch{Source: Source, Input: "ddtrace", Traces: tr.Convert(traces, "10.0.0.7")}
 
-			golden := path + ".golden.json"
-			if *update {
-				out, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(got)
-				require.NoError(t, err)
-				require.NoError(t, os.WriteFile(golden, append(out, '\n'), 0o644))
-			}
-			raw, err := os.ReadFile(golden)
-			require.NoError(t, err, "run go test -update to create it")
-			want := &spanv1.TraceBatch{}
-			require.NoError(t, protojson.Unmarshal(raw, want))
-			if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
-				t.Errorf("batch differs from %s (-want +got):\n%s", golden, diff)
-			}
+			spanmodeltest.CompareGolden(t, path+".golden.json", got, *update)
 		})
 	}
 }

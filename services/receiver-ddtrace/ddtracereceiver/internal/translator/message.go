@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/tracekit/tracekit/libs/spanmodel"
 	"github.com/tracekit/tracekit/services/receiver-ddtrace/ddtracereceiver/internal/ddwire"
@@ -14,7 +16,8 @@ import (
 // sorted so the same span always gives the same message. Written by hand because
 // encoding/json costs several microseconds a span, most of the per-span budget.
 func message(s *ddwire.Span, taken []string) string {
-	b := make([]byte, 0, 128+48*(len(s.Meta)+len(s.Metrics)))
+	bp := msgBufs.Get().(*[]byte)
+	b := (*bp)[:0]
 	b = append(b, `{"service":`...)
 	b = appendString(b, string(s.Service))
 	b = append(b, `,"name":`...)
@@ -30,33 +33,41 @@ func message(s *ddwire.Span, taken []string) string {
 		b = strconv.AppendInt(b, int64(s.Error), 10)
 	}
 	if len(s.Meta) > len(taken) {
-		var buf [32]string
-		b = append(b, `,"meta":{`...)
-		first := true
-		for _, k := range sortedKeys(buf[:0], s.Meta) {
-			if slices.Contains(taken, k) {
-				continue
+		// Only the meta left in the message is sorted, with its values: no lookups after.
+		var buf [32]entry[ddwire.Str]
+		meta := buf[:0]
+		for k, v := range s.Meta {
+			if !slices.Contains(taken, k) {
+				meta = append(meta, entry[ddwire.Str]{k, v})
 			}
-			if !first {
+		}
+		sortEntries(meta)
+		b = append(b, `,"meta":{`...)
+		for i, e := range meta {
+			if i > 0 {
 				b = append(b, ',')
 			}
-			first = false
-			b = appendString(b, k)
+			b = appendString(b, e.k)
 			b = append(b, ':')
-			b = appendString(b, string(s.Meta[k]))
+			b = appendString(b, string(e.v))
 		}
 		b = append(b, '}')
 	}
 	if len(s.Metrics) > 0 {
-		var buf [32]string
+		var buf [32]entry[ddwire.Float64]
+		metrics := buf[:0]
+		for k, v := range s.Metrics {
+			metrics = append(metrics, entry[ddwire.Float64]{k, v})
+		}
+		sortEntries(metrics)
 		b = append(b, `,"metrics":{`...)
-		for i, k := range sortedKeys(buf[:0], s.Metrics) {
+		for i, e := range metrics {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = appendString(b, e.k)
 			b = append(b, ':')
-			b = appendFloat(b, float64(s.Metrics[k]))
+			b = appendFloat(b, float64(e.v))
 		}
 		b = append(b, '}')
 	}
@@ -65,16 +76,26 @@ func message(s *ddwire.Span, taken []string) string {
 		b = appendString(b, string(s.Type))
 	}
 	b = append(b, '}')
-	return string(b)
+	msg := string(b)
+	if cap(b) <= 64<<10 { // a huge span's buffer is not worth pinning
+		*bp = b
+		msgBufs.Put(bp)
+	}
+	return msg
 }
 
-// sortedKeys appends m's keys to keys (a caller's stack buffer) in order.
-func sortedKeys[V any](keys []string, m map[string]V) []string {
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+// msgBufs are message buffers reused across spans and payloads (the message is copied
+// out), saving the buffer's allocation and growth per span.
+var msgBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+type entry[V any] struct {
+	k string
+	v V
+}
+
+// sortEntries sorts by key; keys of a Go map are distinct, so order is total.
+func sortEntries[V any](es []entry[V]) {
+	slices.SortFunc(es, func(a, b entry[V]) int { return strings.Compare(a.k, b.k) })
 }
 
 // appendFloat formats like encoding/json; NaN and infinities, which JSON cannot hold,
@@ -83,21 +104,7 @@ func appendFloat(b []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(b, "null"...)
 	}
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b = strconv.AppendFloat(b, f, format, -1, 64)
-	if format == 'e' {
-		// clean up e-09 to e-9, as encoding/json does
-		n := len(b)
-		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return b
+	return spanmodel.AppendJSONFloat(b, f)
 }
 
 // appendString writes s as encoding/json does (HTML-escaped, as json.Marshal in DataKit).

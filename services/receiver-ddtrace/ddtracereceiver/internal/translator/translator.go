@@ -4,8 +4,6 @@
 package translator
 
 import (
-	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/tracekit/tracekit/libs/spanmodel"
@@ -86,26 +84,18 @@ type Options struct {
 type Translator struct {
 	opts     Options
 	spanBase int
-	custom   map[string]string
-	customRe []*regexp.Regexp
+	custom   spanmodel.KeyMatcher
 }
 
 // New compiles the options.
 func New(o Options) (*Translator, error) {
-	t := &Translator{opts: o, spanBase: 10, custom: map[string]string{}}
+	t := &Translator{opts: o, spanBase: 10}
 	if o.CompatibleOTel || o.TraceID64BitHex {
 		t.spanBase = 16
 	}
-	for i, ct := range o.CustomerTags {
-		if re, ok := strings.CutPrefix(ct, "reg:"); ok {
-			r, err := regexp.Compile(re)
-			if err != nil {
-				return nil, fmt.Errorf("customer_tags[%d]: %w", i, err)
-			}
-			t.customRe = append(t.customRe, r)
-			continue
-		}
-		t.custom[ct] = spanmodel.TagKey(ct)
+	var err error
+	if t.custom, err = spanmodel.CompileKeyMatcher(o.CustomerTags); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -263,13 +253,8 @@ func (t *Translator) promote(k string) (string, bool) {
 	if key, ok := promoted[k]; ok {
 		return key, true
 	}
-	if key, ok := t.custom[k]; ok {
-		return key, true
-	}
-	for _, re := range t.customRe {
-		if re.MatchString(k) {
-			return spanmodel.TagKey(k), true
-		}
+	if t.custom.Match(k) {
+		return spanmodel.TagKey(k), true
 	}
 	return "", false
 }

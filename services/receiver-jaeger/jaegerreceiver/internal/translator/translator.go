@@ -6,7 +6,6 @@ package translator
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -117,6 +116,10 @@ func ToTraces(b *jaeger.Batch, opt Options) []*spanv1.DatakitTrace {
 		}
 	}
 	out := make([]*spanv1.DatakitSpan, 0, len(b.Spans))
+	var (
+		msg  []byte // reused: each span's message is copied out of it
+		keys spanmodel.TagKeys
+	)
 	for _, s := range b.Spans {
 		if s == nil {
 			continue
@@ -144,10 +147,13 @@ func ToTraces(b *jaeger.Batch, opt Options) []*spanv1.DatakitTrace {
 			if t.Key == "error" {
 				ds.Status = spanmodel.StatusError
 			}
-			spanmodel.PutTag(ds.Tags, opt.IgnoreTags, spanmodel.ValidString(t.Key), spanmodel.ValidString(tagValue(t)))
+			keys.Put(ds.Tags, opt.IgnoreTags, spanmodel.ValidString(t.Key), spanmodel.ValidString(tagValue(t)))
 		}
 		if !opt.DelMessage {
-			ds.Message = message(s)
+			var ok bool
+			if msg, ok = appendMessage(msg[:0], s); ok {
+				ds.Message = string(msg)
+			}
 		}
 		out = append(out, ds)
 	}
@@ -202,24 +208,4 @@ func tagValue(t *jaeger.Tag) string {
 		return string(t.VBinary)
 	}
 	return ""
-}
-
-// jsonSpan is the thrift span with DataKit's unsigned id fields over the signed ones.
-type jsonSpan struct {
-	*jaeger.Span
-	TraceIDLow   uint64 `json:"traceIdLow"`
-	TraceIDHigh  uint64 `json:"traceIdHigh"`
-	SpanID       uint64 `json:"spanId"`
-	ParentSpanID uint64 `json:"parentSpanId"`
-}
-
-func message(s *jaeger.Span) string {
-	b, err := json.Marshal(jsonSpan{
-		Span: s, TraceIDLow: uint64(s.TraceIdLow), TraceIDHigh: uint64(s.TraceIdHigh),
-		SpanID: uint64(s.SpanId), ParentSpanID: uint64(s.ParentSpanId),
-	})
-	if err != nil {
-		return ""
-	}
-	return string(b)
 }

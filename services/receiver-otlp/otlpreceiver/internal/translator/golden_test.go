@@ -10,9 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	"github.com/tracekit/tracekit/libs/spanmodel"
-	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
+	"github.com/tracekit/tracekit/libs/spanmodel/spanmodeltest"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/testing/protocmp"
 )
 
@@ -71,19 +70,7 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("protobuf and JSON decode differ (-json +proto):\n%s", diff)
 			}
 
-			golden := filepath.Join("testdata", tc.name+".golden.json")
-			if *update {
-				out, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(got)
-				require.NoError(t, err)
-				require.NoError(t, os.WriteFile(golden, append(out, '\n'), 0o644))
-			}
-			raw, err := os.ReadFile(golden)
-			require.NoError(t, err, "run go test -update to create %s", golden)
-			want := &spanv1.TraceBatch{}
-			require.NoError(t, protojson.Unmarshal(raw, want))
-			if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
-				t.Fatalf("batch differs from %s (-want +got):\n%s", golden, diff)
-			}
+			spanmodeltest.CompareGolden(t, filepath.Join("testdata", tc.name+".golden.json"), got, *update)
 		})
 	}
 }

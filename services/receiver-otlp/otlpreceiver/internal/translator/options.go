@@ -1,12 +1,6 @@
 package translator
 
-import (
-	"fmt"
-	"regexp"
-	"strings"
-
-	"github.com/tracekit/tracekit/libs/spanmodel"
-)
+import "github.com/tracekit/tracekit/libs/spanmodel"
 
 // Source is the measurement name and subject suffix of OTLP spans (config.SourceOpenTelemetry).
 const Source = "opentelemetry"
@@ -89,7 +83,8 @@ var builtinPromoted = map[string]string{
 type Translator struct {
 	opts    Options
 	promote map[string]string
-	regs    []*regexp.Regexp
+	// customer is the compiled customer_tags; its plain keys are also merged into promote.
+	customer spanmodel.KeyMatcher
 	// traceIDKey is where the appended trace_id attribute is promoted to, "" when it is not.
 	traceIDKey string
 }
@@ -101,16 +96,13 @@ func New(o Options) (*Translator, error) {
 		// Point keys never hold a dot (DataKit's point builder rewrites them; so do we, here).
 		t.promote[k] = spanmodel.TagKey(v)
 	}
-	for i, ct := range o.CustomerTags {
-		if re, ok := strings.CutPrefix(ct, "reg:"); ok {
-			r, err := regexp.Compile(re)
-			if err != nil {
-				return nil, fmt.Errorf("customer_tags[%d]: %w", i, err)
-			}
-			t.regs = append(t.regs, r)
-			continue
-		}
-		t.promote[ct] = spanmodel.TagKey(ct)
+	var err error
+	if t.customer, err = spanmodel.CompileKeyMatcher(o.CustomerTags); err != nil {
+		return nil, err
+	}
+	// A listed key overrides a built-in mapping of the same key (a reg: entry does not).
+	for _, k := range t.customer.Keys() {
+		t.promote[k] = spanmodel.TagKey(k)
 	}
 	t.traceIDKey, _ = t.target(attrTraceID)
 	return t, nil
@@ -121,12 +113,7 @@ func (t *Translator) target(key string) (string, bool) {
 	if v, ok := t.promote[key]; ok {
 		return v, true
 	}
-	for _, re := range t.regs {
-		if re.MatchString(key) {
-			return spanmodel.TagKey(key), true
-		}
-	}
-	if t.opts.CustomerTagsAll {
+	if t.opts.CustomerTagsAll || t.customer.Match(key) {
 		return spanmodel.TagKey(key), true
 	}
 	return "", false

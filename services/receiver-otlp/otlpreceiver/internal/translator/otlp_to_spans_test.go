@@ -276,6 +276,25 @@ func TestPromotion(t *testing.T) {
 	}
 }
 
+// A listed customer tag overrides the built-in point key of the same attribute; a reg:
+// entry does not (DataKit merges the listed keys into its otelPubAttrs table).
+func TestCustomerTagsPrecedence(t *testing.T) {
+	tr, err := New(Options{CustomerTags: []string{"http.request.method", `reg:^http\.response\.`, `reg:^app\.`}})
+	require.NoError(t, err)
+	for key, want := range map[string]string{
+		"http.request.method":       "http_request_method",
+		"http.response.status_code": "http_status_code",
+		"app.tier":                  "app_tier",
+		"db.system":                 "db_system",
+	} {
+		got, ok := tr.target(key)
+		assert.True(t, ok, key)
+		assert.Equal(t, want, got, key)
+	}
+	_, ok := tr.target("other.key")
+	assert.False(t, ok)
+}
+
 func TestBadCustomerTagRegexp(t *testing.T) {
 	_, err := New(Options{CustomerTags: []string{"ok", "reg:("}})
 	require.ErrorContains(t, err, "customer_tags[1]")

@@ -9,15 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	v1 "github.com/pinpoint-apm/pinpoint-go-agent/protobuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tracekit/tracekit/libs/spanmodel/spanmodeltest"
 	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/protoadapt"
-	"google.golang.org/protobuf/testing/protocmp"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -86,19 +85,7 @@ func TestGolden(t *testing.T) {
 			res, err := Convert(msg, tc.Agent, tc.resolver(t), tc.Options)
 			require.NoError(t, err)
 			got := &spanv1.DatakitTrace{Spans: res.Spans}
-			golden := strings.TrimSuffix(in, ".json") + ".golden.json"
-			if *update {
-				out, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(got)
-				require.NoError(t, err)
-				require.NoError(t, os.WriteFile(golden, append(out, '\n'), 0o644))
-			}
-			raw, err := os.ReadFile(golden)
-			require.NoError(t, err, "run go test -update to create it")
-			want := &spanv1.DatakitTrace{}
-			require.NoError(t, protojson.Unmarshal(raw, want))
-			if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
-				t.Errorf("golden mismatch (-want +got):\n%s", diff)
-			}
+			spanmodeltest.CompareGolden(t, strings.TrimSuffix(in, ".json")+".golden.json", got, *update)
 			unresolved := map[string]int{}
 			for k, v := range res.Unresolved {
 				unresolved[k.String()] = v

@@ -10,14 +10,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tracekit/tracekit/libs/spanmodel"
+	"github.com/tracekit/tracekit/libs/spanmodel/spanmodeltest"
 	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 	"go.uber.org/goleak"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/testing/protocmp"
 	commonv3 "skywalking.apache.org/repo/goapi/collect/common/v3"
 	agentv3 "skywalking.apache.org/repo/goapi/collect/language/agent/v3"
 )
@@ -75,19 +73,7 @@ func TestGolden(t *testing.T) {
 			spans, err := ConvertAll(decodeFile(t, in), opt)
 			require.NoError(t, err)
 			got := &spanv1.DatakitTrace{Spans: spans}
-			golden := filepath.Join("testdata", name+".golden.json")
-			if *update {
-				b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(got)
-				require.NoError(t, err)
-				require.NoError(t, os.WriteFile(golden, append(b, '\n'), 0o644))
-			}
-			b, err := os.ReadFile(golden)
-			require.NoError(t, err, "run go test -update to create it")
-			want := &spanv1.DatakitTrace{}
-			require.NoError(t, protojson.Unmarshal(b, want))
-			if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
-				t.Errorf("%s differs from %s (-want +got):\n%s", in, golden, diff)
-			}
+			spanmodeltest.CompareGolden(t, filepath.Join("testdata", name+".golden.json"), got, *update)
 		})
 	}
 	assert.Equal(t, len(goldenOptions), seen, "every goldenOptions case has an input file")

@@ -12,16 +12,14 @@ import (
 	"testing"
 
 	"github.com/apache/thrift/lib/go/thrift"
-	"github.com/google/go-cmp/cmp"
 	"github.com/jaegertracing/jaeger-idl/thrift-gen/zipkincore"
 	"github.com/openzipkin/zipkin-go/proto/zipkin_proto3"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/tracekit/tracekit/libs/spanmodel"
+	"github.com/tracekit/tracekit/libs/spanmodel/spanmodeltest"
 	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 )
 
@@ -194,19 +192,7 @@ func TestGolden(t *testing.T) {
 			_, err = spanmodel.Marshal(got)
 			require.NoError(t, err, "the batch must be publishable")
 
-			golden := path + ".golden.json"
-			if *update {
-				out, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(got)
-				require.NoError(t, err)
-				require.NoError(t, os.WriteFile(golden, append(out, '\n'), 0o644))
-			}
-			raw, err := os.ReadFile(golden)
-			require.NoError(t, err)
-			want := &spanv1.TraceBatch{}
-			require.NoError(t, protojson.Unmarshal(raw, want))
-			if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
-				t.Fatalf("%s mismatch (-want +got):\n%s", golden, diff)
-			}
+			spanmodeltest.CompareGolden(t, path+".golden.json", got, *update)
 		})
 	}
 }

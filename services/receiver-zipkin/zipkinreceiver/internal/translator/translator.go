@@ -38,6 +38,12 @@ func group(spans []*spanv1.DatakitSpan) []*spanv1.DatakitTrace {
 	return spanmodel.GroupByTrace(spans)
 }
 
+// scratch is what one payload's conversion reuses from span to span.
+type scratch struct {
+	msg  []byte // the message being written; each span's is copied out
+	keys spanmodel.TagKeys
+}
+
 func traceID(high, low uint64) string {
 	if high != 0 {
 		return spanmodel.Hex128(high, low)

@@ -160,6 +160,7 @@ func jsonScalar(raw json.RawMessage) string {
 // V1JSONToTraces converts decoded v1 JSON spans of one payload.
 func V1JSONToTraces(spans []V1Span, opt Options) []*spanv1.DatakitTrace {
 	out := make([]*spanv1.DatakitSpan, 0, len(spans))
+	var sc scratch
 	for i := range spans {
 		s := &spans[i]
 		c, err := fromJSON(s)
@@ -167,7 +168,7 @@ func V1JSONToTraces(spans []V1Span, opt Options) []*spanv1.DatakitTrace {
 			continue // DecodeV1JSON already refused the payload
 		}
 		c.message = func() string { return marshal(s) }
-		out = append(out, v1ToSpan(&c, opt))
+		out = append(out, v1ToSpan(&c, opt, &sc))
 	}
 	return group(out)
 }
@@ -204,9 +205,10 @@ func DecodeV1Thrift(data []byte) ([]*zipkincore.Span, error) {
 // V1ThriftToTraces converts decoded v1 thrift spans of one payload.
 func V1ThriftToTraces(spans []*zipkincore.Span, opt Options) []*spanv1.DatakitTrace {
 	out := make([]*spanv1.DatakitSpan, 0, len(spans))
+	var sc scratch
 	for _, s := range spans {
 		c := fromThrift(s)
-		out = append(out, v1ToSpan(&c, opt))
+		out = append(out, v1ToSpan(&c, opt, &sc))
 	}
 	return group(out)
 }
@@ -280,7 +282,7 @@ func thriftValue(a *zipkincore.BinaryAnnotation) string {
 	return string(v)
 }
 
-func v1ToSpan(s *v1Span, opt Options) *spanv1.DatakitSpan {
+func v1ToSpan(s *v1Span, opt Options, sc *scratch) *spanv1.DatakitSpan {
 	ds := &spanv1.DatakitSpan{
 		TraceId:    traceID(s.traceHigh, s.traceLow),
 		SpanId:     spanmodel.FormatSpanIDByBase(s.id, 16),
@@ -328,7 +330,7 @@ func v1ToSpan(s *v1Span, opt Options) *spanv1.DatakitSpan {
 		case "version":
 			ds.Version = b.value
 		}
-		spanmodel.PutTag(ds.Tags, opt.IgnoreTags, b.key, b.value)
+		sc.keys.Put(ds.Tags, opt.IgnoreTags, b.key, b.value)
 	}
 	if ds.Service == "" {
 		ds.Service = s.unknownService

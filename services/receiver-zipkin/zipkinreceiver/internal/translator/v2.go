@@ -3,7 +3,6 @@ package translator
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/openzipkin/zipkin-go/proto/zipkin_proto3"
 	"github.com/tracekit/tracekit/libs/spanmodel"
 	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
-	"google.golang.org/protobuf/proto"
 )
 
 // DecodeV2JSON decodes a v2 JSON array of spans. Ids may be upper- or lower-case hex; trace
@@ -36,12 +34,12 @@ func DecodeV2JSON(data []byte) ([]*model.SpanModel, error) {
 // DecodeV2Proto decodes a proto3 ListOfSpans. Unlike zipkin_proto3.ParseSpans it accepts
 // 8-byte (64-bit) trace ids, which zipkin.proto allows.
 func DecodeV2Proto(data []byte) ([]*model.SpanModel, error) {
-	var list zipkin_proto3.ListOfSpans
-	if err := proto.Unmarshal(data, &list); err != nil {
+	list, err := unmarshalListOfSpans(data)
+	if err != nil {
 		return nil, fmt.Errorf("invalid zipkin v2 protobuf: %w", err)
 	}
-	out := make([]*model.SpanModel, 0, len(list.Spans))
-	for i, s := range list.Spans {
+	out := make([]*model.SpanModel, 0, len(list))
+	for i, s := range list {
 		m, err := protoToModel(s)
 		if err != nil {
 			return nil, fmt.Errorf("invalid zipkin v2 protobuf: span[%d]: %w", i, err)
@@ -128,13 +126,14 @@ func endpoint(e *zipkin_proto3.Endpoint) *model.Endpoint {
 // V2ToTraces converts decoded v2 spans of one payload.
 func V2ToTraces(spans []*model.SpanModel, opt Options) []*spanv1.DatakitTrace {
 	out := make([]*spanv1.DatakitSpan, 0, len(spans))
+	var sc scratch
 	for _, s := range spans {
-		out = append(out, v2Span(s, opt))
+		out = append(out, v2Span(s, opt, &sc))
 	}
 	return group(out)
 }
 
-func v2Span(s *model.SpanModel, opt Options) *spanv1.DatakitSpan {
+func v2Span(s *model.SpanModel, opt Options, sc *scratch) *spanv1.DatakitSpan {
 	ds := &spanv1.DatakitSpan{
 		TraceId:      traceID(s.TraceID.High, s.TraceID.Low),
 		SpanId:       spanmodel.FormatSpanIDByBase(uint64(s.ID), 16),
@@ -158,25 +157,13 @@ func v2Span(s *model.SpanModel, opt Options) *spanv1.DatakitSpan {
 	ds.Status = statusOf(isErr)
 	ds.Tags = spanmodel.NewTags(opt.Tags, len(s.Tags))
 	for k, v := range s.Tags {
-		spanmodel.PutTag(ds.Tags, opt.IgnoreTags, k, v)
+		sc.keys.Put(ds.Tags, opt.IgnoreTags, k, v)
 	}
 	if !opt.DelMessage {
-		ds.Message = v2Message(s)
+		if b, ok := appendV2Message(sc.msg[:0], s); ok {
+			ds.Message = string(b)
+			sc.msg = b
+		}
 	}
 	return ds
-}
-
-// v2Message is the span's v2 JSON. model's encoder refuses timestamps before 1970-01-01
-// 00:00:01 and negative durations; such a span gets its message without them.
-func v2Message(s *model.SpanModel) string {
-	b, err := json.Marshal(s)
-	if err != nil && (errors.Is(err, model.ErrValidTimestampRequired) || errors.Is(err, model.ErrValidDurationRequired)) {
-		c := *s
-		c.Timestamp, c.Duration = time.Time{}, 0
-		b, err = json.Marshal(&c)
-	}
-	if err != nil {
-		return ""
-	}
-	return string(b)
 }

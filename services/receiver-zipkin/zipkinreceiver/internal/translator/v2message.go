@@ -1,0 +1,172 @@
+package translator
+
+import (
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openzipkin/zipkin-go/model"
+	"github.com/tracekit/tracekit/libs/spanmodel"
+)
+
+// appendV2Message appends the bytes json.Marshal(s) writes through model.SpanModel's
+// MarshalJSON (field order, omitempty, lower-cased names, rounding), without reflection:
+// encoding/json cost more than the rest of the conversion. A span whose timestamp or
+// duration model refuses is written without both, as v2Message always did. ok is false
+// when encoding/json would fail (an IP of a length net.IP cannot print).
+func appendV2Message(b []byte, s *model.SpanModel) (_ []byte, ok bool) {
+	ts, dur := s.Timestamp, s.Duration
+	if (!ts.IsZero() && ts.Unix() < 1) || dur < 0 {
+		ts, dur = time.Time{}, 0
+	}
+	var timestamp int64
+	if !ts.IsZero() {
+		timestamp = ts.Round(time.Microsecond).UnixNano() / 1e3
+	}
+	switch {
+	case dur >= time.Microsecond:
+		dur += 500 * time.Nanosecond
+	case dur > 0:
+		dur = time.Microsecond
+	}
+	b = append(b, '{')
+	if timestamp != 0 {
+		b = append(b, `"timestamp":`...)
+		b = strconv.AppendInt(b, timestamp, 10)
+		b = append(b, ',')
+	}
+	if d := dur.Nanoseconds() / 1e3; d != 0 {
+		b = append(b, `"duration":`...)
+		b = strconv.AppendInt(b, d, 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"traceId":"`...)
+	if s.TraceID.High != 0 {
+		b = appendHex16(b, s.TraceID.High)
+	}
+	b = appendHex16(b, s.TraceID.Low)
+	b = append(b, `","id":"`...)
+	b = appendHex16(b, uint64(s.ID))
+	b = append(b, '"')
+	if s.ParentID != nil {
+		b = append(b, `,"parentId":"`...)
+		b = appendHex16(b, uint64(*s.ParentID))
+		b = append(b, '"')
+	}
+	if s.Debug {
+		b = append(b, `,"debug":true`...)
+	}
+	if s.Name != "" {
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, strings.ToLower(s.Name))
+	}
+	if s.Kind != "" {
+		b = append(b, `,"kind":`...)
+		b = appendJSONString(b, string(s.Kind))
+	}
+	if s.Shared {
+		b = append(b, `,"shared":true`...)
+	}
+	if !s.LocalEndpoint.Empty() {
+		b = append(b, `,"localEndpoint":`...)
+		if b, ok = appendEndpoint(b, s.LocalEndpoint); !ok {
+			return b, false
+		}
+	}
+	if !s.RemoteEndpoint.Empty() {
+		b = append(b, `,"remoteEndpoint":`...)
+		if b, ok = appendEndpoint(b, s.RemoteEndpoint); !ok {
+			return b, false
+		}
+	}
+	if len(s.Annotations) > 0 {
+		b = append(b, `,"annotations":[`...)
+		for i := range s.Annotations {
+			a := &s.Annotations[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"timestamp":`...)
+			b = strconv.AppendInt(b, a.Timestamp.Round(time.Microsecond).UnixNano()/1e3, 10)
+			b = append(b, `,"value":`...)
+			b = appendJSONString(b, a.Value)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if len(s.Tags) > 0 {
+		var buf [32]string
+		keys := buf[:0]
+		for k := range s.Tags {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, `,"tags":{`...)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendJSONString(b, s.Tags[k])
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}'), true
+}
+
+// appendEndpoint writes model.Endpoint's MarshalJSON bytes.
+func appendEndpoint(b []byte, e *model.Endpoint) ([]byte, bool) {
+	b = append(b, '{')
+	n := 0
+	if e.ServiceName != "" {
+		b = comma(b, &n)
+		b = append(b, `"serviceName":`...)
+		b = appendJSONString(b, strings.ToLower(e.ServiceName))
+	}
+	for _, ip := range [...]struct {
+		key string
+		ip  net.IP
+	}{{`"ipv4":`, e.IPv4}, {`"ipv6":`, e.IPv6}} {
+		if len(ip.ip) == 0 {
+			continue
+		}
+		if len(ip.ip) != net.IPv4len && len(ip.ip) != net.IPv6len {
+			return b, false // net.IP.MarshalText fails, and so json.Marshal
+		}
+		b = comma(b, &n)
+		b = append(b, ip.key...)
+		b = appendJSONString(b, ip.ip.String())
+	}
+	if e.Port != 0 {
+		b = comma(b, &n)
+		b = append(b, `"port":`...)
+		b = strconv.AppendUint(b, uint64(e.Port), 10)
+	}
+	return append(b, '}'), true
+}
+
+// comma separates the members of an object; n counts those written.
+func comma(b []byte, n *int) []byte {
+	if *n > 0 {
+		b = append(b, ',')
+	}
+	*n++
+	return b
+}
+
+// appendHex16 is %016x.
+func appendHex16(b []byte, v uint64) []byte {
+	const digits = "0123456789abcdef"
+	var buf [16]byte
+	for i := 15; i >= 0; i-- {
+		buf[i] = digits[v&0xf]
+		v >>= 4
+	}
+	return append(b, buf[:]...)
+}
+
+// appendJSONString writes s as json.Marshal does (HTML-escaped).
+func appendJSONString(b []byte, s string) []byte { return spanmodel.AppendJSONString(b, s, true) }
