@@ -82,7 +82,7 @@ var builtinPromoted = map[string]string{
 // Translator converts pdata traces with one input's Options. It is safe for concurrent use.
 type Translator struct {
 	opts    Options
-	promote map[string]string
+	promote map[string]promoteTarget
 	// customer is the compiled customer_tags; its plain keys are also merged into promote.
 	customer spanmodel.KeyMatcher
 	// traceIDKey is where the appended trace_id attribute is promoted to, "" when it is not.
@@ -91,10 +91,10 @@ type Translator struct {
 
 // New compiles the options; the error names a bad customer_tags regexp.
 func New(o Options) (*Translator, error) {
-	t := &Translator{opts: o, promote: make(map[string]string, len(builtinPromoted)+len(o.CustomerTags))}
+	t := &Translator{opts: o, promote: make(map[string]promoteTarget, len(builtinPromoted)+len(o.CustomerTags))}
 	for k, v := range builtinPromoted {
 		// Point keys never hold a dot (DataKit's point builder rewrites them; so do we, here).
-		t.promote[k] = spanmodel.TagKey(v)
+		t.promote[k] = newTarget(v)
 	}
 	var err error
 	if t.customer, err = spanmodel.CompileKeyMatcher(o.CustomerTags); err != nil {
@@ -102,19 +102,35 @@ func New(o Options) (*Translator, error) {
 	}
 	// A listed key overrides a built-in mapping of the same key (a reg: entry does not).
 	for _, k := range t.customer.Keys() {
-		t.promote[k] = spanmodel.TagKey(k)
+		t.promote[k] = newTarget(k)
 	}
-	t.traceIDKey, _ = t.target(attrTraceID)
+	tid, _ := t.target(attrTraceID)
+	t.traceIDKey = tid.key
 	return t, nil
 }
 
+// promoteTarget is where an attribute is promoted to, resolved once per key so the span
+// loop does no second lookup.
+type promoteTarget struct {
+	key string // the point key, valid UTF-8
+	// reserved: the sender writes this key from a dedicated span field, so a promoted
+	// field of that name is dropped.
+	reserved bool
+}
+
+func newTarget(k string) promoteTarget {
+	key := spanmodel.ValidString(spanmodel.TagKey(k))
+	_, reserved := reservedFields[key]
+	return promoteTarget{key: key, reserved: reserved}
+}
+
 // target is the point key attribute key is promoted to, if it is promoted.
-func (t *Translator) target(key string) (string, bool) {
+func (t *Translator) target(key string) (promoteTarget, bool) {
 	if v, ok := t.promote[key]; ok {
 		return v, true
 	}
 	if t.opts.CustomerTagsAll || t.customer.Match(key) {
-		return spanmodel.TagKey(key), true
+		return newTarget(key), true
 	}
-	return "", false
+	return promoteTarget{}, false
 }

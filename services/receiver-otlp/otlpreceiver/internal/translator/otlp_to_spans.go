@@ -3,8 +3,10 @@ package translator
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tracekit/tracekit/libs/spanmodel"
 	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
@@ -56,7 +58,7 @@ var reservedFields = map[string]struct{}{
 // kv is one promoted attribute, kept apart from any span so resource and scope attributes
 // are scanned once per payload and applied to each of their spans.
 type kv struct {
-	key string
+	promoteTarget
 	tag bool // only an int http_status_code
 	val pcommon.Value
 }
@@ -64,6 +66,8 @@ type kv struct {
 // attrSet is what a resource's or scope's attributes contribute to each of their spans.
 type attrSet struct {
 	promoted []kv
+	// nfields bounds how many fields promoted adds (sizes each span's map).
+	nfields int
 	// frag is the JSON of the attributes left for the message, each followed by a comma.
 	frag []byte
 }
@@ -72,9 +76,10 @@ type attrSet struct {
 // payload as DataKit does (single-server rule).
 func (t *Translator) Spans(td ptrace.Traces, m Meta) []*spanv1.DatakitSpan {
 	spans := make([]*spanv1.DatakitSpan, 0, td.SpanCount())
-	var c conv
-	c.t, c.meta = t, m
+	c := conv{t: t, meta: m, scratch: getScratch()}
+	defer putScratch(c.scratch)
 	c.slab = min(max(4*cap(spans), 8), 256)
+	c.nspans = cap(spans)
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -89,6 +94,7 @@ func (t *Translator) Spans(td ptrace.Traces, m Meta) []*spanv1.DatakitSpan {
 			}
 		}
 	}
+	c.finish()
 	spanmodel.AssignSpanTypes(spans, false)
 	return spans
 }
@@ -105,44 +111,113 @@ func (t *Translator) ToTraceBatch(td ptrace.Traces, m Meta) *spanv1.TraceBatch {
 type conv struct {
 	t    *Translator
 	meta Meta
-	msg  []byte
-	tmp  []byte
+	*scratch
 	fv   []spanv1.FieldValue
 	fvS  []spanv1.FieldValue_S
 	fvI  []spanv1.FieldValue_I
+	fvF  []spanv1.FieldValue_F
 	slab int
+
+	nspans int
+	spans  []spanv1.DatakitSpan
+}
+
+// scratch is the conversion's working memory, pooled across payloads: nothing a span
+// keeps points into it.
+type scratch struct {
+	tmp []byte
+	// spanKV is the current span's promoted attributes, collected before its field map is
+	// made so that the map is sized from what it will hold.
+	spanKV []kv
+	// arena holds the hex ids and messages of all the payload's spans; finish turns it
+	// into one string the spans' strings are cut from (one allocation, not two per span).
+	arena   []byte
+	pending []pendingSpan
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+// maxPooledArena keeps one huge payload from pinning its arena in the pool.
+const maxPooledArena = 4 << 20
+
+func putScratch(s *scratch) {
+	if cap(s.arena) > maxPooledArena {
+		return
+	}
+	s.tmp, s.arena = s.tmp[:0], s.arena[:0]
+	// Drop the references into the payload (pdata values, spans) before pooling.
+	clear(s.spanKV[:cap(s.spanKV)])
+	clear(s.pending[:cap(s.pending)])
+	s.spanKV, s.pending = s.spanKV[:0], s.pending[:0]
+	scratchPool.Put(s)
+}
+
+// pendingSpan is where a span's arena strings are: idOff < 0 when its ids are already
+// set, msgOff < 0 when it has no message.
+type pendingSpan struct {
+	s              *spanv1.DatakitSpan
+	idOff          int
+	msgOff, msgEnd int
+}
+
+func (c *conv) finish() {
+	if len(c.pending) == 0 {
+		return
+	}
+	all := string(c.arena)
+	for _, p := range c.pending {
+		if p.idOff >= 0 {
+			ids := all[p.idOff : p.idOff+64]
+			p.s.TraceId, p.s.SpanId = ids[:32], ids[32:48]
+			if ids[48] == 0 {
+				p.s.ParentId = "0"
+			} else {
+				p.s.ParentId = ids[48:]
+			}
+		}
+		if p.msgOff >= 0 {
+			p.s.Message = all[p.msgOff:p.msgEnd]
+		}
+	}
+}
+
+// carve takes the next element of slab, refilling it with n fresh ones when used up.
+func carve[T any](slab *[]T, n int) *T {
+	if len(*slab) == 0 {
+		*slab = make([]T, n)
+	}
+	p := &(*slab)[0]
+	*slab = (*slab)[1:]
+	return p
+}
+
+func (c *conv) newSpan() *spanv1.DatakitSpan {
+	return carve(&c.spans, min(max(c.nspans, 1), 256))
+}
+
+func (c *conv) float(v float64) *spanv1.FieldValue {
+	w := carve(&c.fvF, c.slab)
+	w.F = v
+	f := carve(&c.fv, c.slab)
+	f.Kind = w
+	return f
 }
 
 func (c *conv) str(v string) *spanv1.FieldValue {
-	if len(c.fvS) == 0 {
-		c.fvS = make([]spanv1.FieldValue_S, c.slab)
-	}
-	w := &c.fvS[0]
-	c.fvS = c.fvS[1:]
+	w := carve(&c.fvS, c.slab)
 	w.S = v
-	f := c.newField()
+	f := carve(&c.fv, c.slab)
 	f.Kind = w
 	return f
 }
 
 func (c *conv) int(v int64) *spanv1.FieldValue {
-	if len(c.fvI) == 0 {
-		c.fvI = make([]spanv1.FieldValue_I, c.slab)
-	}
-	w := &c.fvI[0]
-	c.fvI = c.fvI[1:]
+	w := carve(&c.fvI, c.slab)
 	w.I = v
-	f := c.newField()
+	f := carve(&c.fv, c.slab)
 	f.Kind = w
-	return f
-}
-
-func (c *conv) newField() *spanv1.FieldValue {
-	if len(c.fv) == 0 {
-		c.fv = make([]spanv1.FieldValue, c.slab)
-	}
-	f := &c.fv[0]
-	c.fv = c.fv[1:]
 	return f
 }
 
@@ -177,8 +252,11 @@ func (c *conv) attrSet(attrs pcommon.Map, skip string) attrSet {
 		if skip != "" && (k == attrServiceName || k == attrRuntimeID) {
 			continue
 		}
-		if key, ok := c.t.target(k); ok {
-			s.promoted = append(s.promoted, kv{key: key, tag: isTagValue(key, v), val: v})
+		if p, ok := c.kvOf(k, v); ok {
+			s.promoted = append(s.promoted, p)
+			if !p.tag {
+				s.nfields++
+			}
 			continue
 		}
 		s.frag = appendKeyValue(s.frag, k, v)
@@ -187,8 +265,13 @@ func (c *conv) attrSet(attrs pcommon.Map, skip string) attrSet {
 	return s
 }
 
-func isTagValue(key string, v pcommon.Value) bool {
-	return key == tagHTTPStatus && v.Type() == pcommon.ValueTypeInt
+// kvOf resolves attribute k, if it is promoted.
+func (c *conv) kvOf(k string, v pcommon.Value) (kv, bool) {
+	t, ok := c.t.target(k)
+	if !ok {
+		return kv{}, false
+	}
+	return kv{promoteTarget: t, tag: t.key == tagHTTPStatus && v.Type() == pcommon.ValueTypeInt, val: v}, true
 }
 
 func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.DatakitSpan {
@@ -201,20 +284,31 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	if dur < 0 || end < 0 || start < 0 {
 		dur = 0
 	}
-	ids := c.t.formatIDs(traceID, spanID, parentID)
-	s := &spanv1.DatakitSpan{
-		TraceId:       ids[0],
-		SpanId:        ids[1],
-		ParentId:      ids[2],
-		Service:       res.service,
-		Resource:      spanmodel.ValidString(sp.Name()),
-		Source:        Source,
-		StartUnixNano: start,
-		DurationNano:  dur,
-		Status:        status(sp.Status()),
-		Tags:          make(map[string]string, 4+len(o.Tags)),
-		Fields:        make(map[string]*spanv1.FieldValue, 2+len(res.promoted)+len(scope.promoted)+attrs.Len()),
+	s := c.newSpan()
+	pend := pendingSpan{s: s, idOff: -1, msgOff: -1}
+	// traceIDHex is the trace id as the message's trace_id attribute shows it.
+	var traceIDHex []byte
+	if c.t.fastIDs(traceID, spanID) {
+		pend.idOff = len(c.arena)
+		c.arena = hex.AppendEncode(c.arena, traceID[:])
+		c.arena = hex.AppendEncode(c.arena, spanID[:])
+		if allZero(parentID[:]) {
+			// finish prints a zero parent as "0"; a zero byte never occurs in hex.
+			c.arena = append(c.arena, make([]byte, 16)...)
+		} else {
+			c.arena = hex.AppendEncode(c.arena, parentID[:])
+		}
+		traceIDHex = c.arena[pend.idOff : pend.idOff+32]
+	} else {
+		s.TraceId, s.SpanId, s.ParentId = c.t.formatID(traceID[:]), c.t.formatID(spanID[:]), c.t.formatID(parentID[:])
 	}
+	s.Service = res.service
+	s.Resource = spanmodel.ValidString(sp.Name())
+	s.Source = Source
+	s.StartUnixNano = start
+	s.DurationNano = dur
+	s.Status = status(sp.Status())
+	s.Tags = make(map[string]string, 4+len(o.Tags))
 
 	runtimeID, consumedRuntimeID := res.runtimeID, false
 	if runtimeID == "" {
@@ -225,25 +319,57 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 			consumedRuntimeID = o.CleanMessage
 		}
 	}
+
+	events := sp.Events()
+	exception := -1
+	for i := 0; i < events.Len(); i++ {
+		if events.At(i).Name() == eventException {
+			exception = i
+			break
+		}
+	}
+
+	// The span's own promoted attributes are resolved first to size the field map.
+	nfields := res.nfields + scope.nfields
+	c.spanKV = c.spanKV[:0]
+	c.tmp = c.tmp[:0]
+	var facts attrFacts
+	for k, v := range attrs.All() {
+		facts.scan(k, v)
+		if consumedRuntimeID && k == attrRuntimeID {
+			continue
+		}
+		if p, ok := c.kvOf(k, v); ok {
+			c.spanKV = append(c.spanKV, p)
+			if !p.tag {
+				nfields++
+			}
+			continue
+		}
+		c.tmp = appendKeyValue(c.tmp, k, v)
+		c.tmp = append(c.tmp, ',')
+	}
+	if runtimeID != "" {
+		nfields += 2
+	}
+	if exception >= 0 {
+		// error_* and the exception_* promoted from the event.
+		nfields += 2 * len(exceptionFields)
+	}
+	s.Fields = make(map[string]*spanv1.FieldValue, nfields)
+
 	if runtimeID != "" {
 		s.Fields[fieldRuntimeIDDD] = c.str(runtimeID)
 		s.Fields[fieldRuntimeID] = c.str(runtimeID)
 	}
 
-	events := sp.Events()
-	exception := -1
-	for i := 0; i < events.Len(); i++ {
-		ev := events.At(i)
-		if ev.Name() != eventException {
-			continue
-		}
-		exception = i
+	if exception >= 0 {
+		ev := events.At(exception)
 		for _, ef := range exceptionFields {
 			if v, ok := ev.Attributes().Get(ef.attr); ok {
 				s.Fields[ef.field] = c.str(spanmodel.ValidString(v.AsString()))
 			}
 		}
-		break
 	}
 	removedEvent := -1
 	if o.CleanMessage {
@@ -251,36 +377,34 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	}
 
 	// Promotion, later sources winning: resource, scope, span (+ trace_id), events.
-	for _, p := range res.promoted {
-		c.put(s, p.key, p.tag, p.val)
+	for i := range res.promoted {
+		c.put(s, &res.promoted[i])
 	}
-	for _, p := range scope.promoted {
-		c.put(s, p.key, p.tag, p.val)
+	for i := range scope.promoted {
+		c.put(s, &scope.promoted[i])
 	}
-	c.tmp = c.tmp[:0]
-	for k, v := range attrs.All() {
-		if consumedRuntimeID && k == attrRuntimeID {
-			continue
-		}
-		if key, ok := c.t.target(k); ok {
-			c.put(s, key, isTagValue(key, v), v)
-			continue
-		}
-		c.tmp = appendKeyValue(c.tmp, k, v)
-		c.tmp = append(c.tmp, ',')
+	for i := range c.spanKV {
+		c.put(s, &c.spanKV[i])
 	}
 	// DataKit appends the converted trace id as an attribute, for text search in message.
 	if c.t.traceIDKey == "" {
-		c.tmp = appendStringKeyValue(c.tmp, attrTraceID, s.TraceId)
-		c.tmp = append(c.tmp, ',')
+		if traceIDHex != nil {
+			// Hex needs no JSON escaping.
+			c.tmp = append(c.tmp, `{"key":"trace_id","value":{"stringValue":"`...)
+			c.tmp = append(c.tmp, traceIDHex...)
+			c.tmp = append(c.tmp, `"}},`...)
+		} else {
+			c.tmp = appendStringKeyValue(c.tmp, attrTraceID, s.TraceId)
+			c.tmp = append(c.tmp, ',')
+		}
 	}
 	for i := 0; i < events.Len(); i++ {
 		if i == removedEvent {
 			continue
 		}
 		for k, v := range events.At(i).Attributes().All() {
-			if key, ok := c.t.target(k); ok {
-				c.put(s, key, isTagValue(key, v), v)
+			if p, ok := c.kvOf(k, v); ok {
+				c.put(s, &p)
 				continue
 			}
 			c.tmp = appendKeyValue(c.tmp, k, v)
@@ -294,7 +418,7 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 		setTag(s, tagRemoteIP, spanmodel.ValidString(c.meta.RemoteIP))
 	}
 	if o.SplitServiceName {
-		if sys := systemOf(attrs); sys != "" {
+		if sys := facts.system; sys != "" {
 			setTag(s, tagBaseService, s.Service)
 			s.Service = spanmodel.ValidString(sys)
 		}
@@ -302,19 +426,14 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	if kind, ok := spanKinds[sp.Kind()]; ok {
 		setTag(s, tagSpanKind, kind)
 	}
-	if host := dbHost(attrs); host != "" {
+	if host := facts.dbHost(); host != "" {
 		setTag(s, tagDBHost, spanmodel.ValidString(host))
 	}
 	for k, v := range o.Tags {
 		setInputTag(s, k, v)
 	}
 	if s.SourceType == "" {
-		s.SourceType = sourceTypeOf(attrs)
-	}
-	for k := range s.Fields {
-		if _, ok := reservedFields[k]; ok {
-			delete(s.Fields, k)
-		}
+		s.SourceType = facts.sourceType()
 	}
 	for _, dedicated := range [...]struct{ key, val string }{{"env", s.Env}, {"project", s.Project}, {"version", s.Version}, {"operation", s.Operation}} {
 		if dedicated.val != "" {
@@ -323,26 +442,56 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	}
 
 	if !o.DelMessage {
-		c.msg = c.appendMessage(c.msg[:0], sp, res, scope, removedEvent)
-		s.Message = string(c.msg)
+		pend.msgOff = len(c.arena)
+		if len(c.pending) == 0 && c.nspans > 1 {
+			// Most spans of a payload are alike: room for all of them, grown once.
+			c.arena = c.appendMessage(c.arena, sp, res, scope, removedEvent)
+			c.arena = slices.Grow(c.arena, (len(c.arena)+64)*(c.nspans-1))
+		} else {
+			c.arena = c.appendMessage(c.arena, sp, res, scope, removedEvent)
+		}
+		pend.msgEnd = len(c.arena)
+	}
+	if pend.idOff >= 0 || pend.msgOff >= 0 {
+		c.pending = append(c.pending, pend)
 	}
 	return s
 }
 
 // put stores a promoted value as a tag or a typed field, removing the other kind.
-func (c *conv) put(s *spanv1.DatakitSpan, key string, tag bool, v pcommon.Value) {
-	key = spanmodel.ValidString(key)
-	if tag {
-		s.Tags[key] = strconv.FormatInt(v.Int(), 10)
-		delete(s.Fields, key)
+// A reserved key's field is dropped, but it still removes a tag of that name.
+func (c *conv) put(s *spanv1.DatakitSpan, p *kv) {
+	if p.tag {
+		s.Tags[p.key] = intString(p.val.Int())
+		delete(s.Fields, p.key)
 		return
 	}
-	f := c.fieldOf(v)
+	f := c.fieldOf(p.val)
 	if f == nil {
 		return
 	}
-	s.Fields[key] = f
-	delete(s.Tags, key)
+	// Until the receiver's own tags go on, the only tag a span can hold is this one.
+	if p.key == tagHTTPStatus {
+		delete(s.Tags, p.key)
+	}
+	if !p.reserved {
+		s.Fields[p.key] = f
+	}
+}
+
+// smallInts are the strings of 0..999, so a status code tag costs no allocation.
+var smallInts = func() (a [1000]string) {
+	for i := range a {
+		a[i] = strconv.Itoa(i)
+	}
+	return a
+}()
+
+func intString(v int64) string {
+	if v >= 0 && v < int64(len(smallInts)) {
+		return smallInts[v]
+	}
+	return strconv.FormatInt(v, 10)
 }
 
 // fieldOf types a value as DataKit does: bytes as a string, maps and slices as their JSON;
@@ -354,7 +503,7 @@ func (c *conv) fieldOf(v pcommon.Value) *spanv1.FieldValue {
 	case pcommon.ValueTypeBytes:
 		return c.str(spanmodel.ValidString(string(v.Bytes().AsRaw())))
 	case pcommon.ValueTypeDouble:
-		return &spanv1.FieldValue{Kind: &spanv1.FieldValue_F{F: v.Double()}}
+		return c.float(v.Double())
 	case pcommon.ValueTypeInt:
 		return c.int(v.Int())
 	case pcommon.ValueTypeBool:
@@ -396,18 +545,10 @@ func setTag(s *spanv1.DatakitSpan, k, v string) {
 	delete(s.Fields, k)
 }
 
-// formatIDs prints trace, span and parent id. The common hex case costs one allocation for
-// the three.
-func (t *Translator) formatIDs(trace pcommon.TraceID, span, parent pcommon.SpanID) [3]string {
-	if t.opts.CompatibleDDTrace || t.opts.CompatibleZhaoShang || allZero(trace[:]) || allZero(span[:]) || allZero(parent[:]) {
-		return [3]string{t.formatID(trace[:]), t.formatID(span[:]), t.formatID(parent[:])}
-	}
-	var buf [64]byte
-	hex.Encode(buf[:32], trace[:])
-	hex.Encode(buf[32:48], span[:])
-	hex.Encode(buf[48:], parent[:])
-	all := string(buf[:])
-	return [3]string{all[:32], all[32:48], all[48:]}
+// fastIDs reports whether the ids are plain hex (a zero parent aside, which is "0"), the
+// case the conversion prints into its arena.
+func (t *Translator) fastIDs(trace pcommon.TraceID, span pcommon.SpanID) bool {
+	return !t.opts.CompatibleDDTrace && !t.opts.CompatibleZhaoShang && !allZero(trace[:]) && !allZero(span[:])
 }
 
 // formatID prints a raw id; all-zero ids are "0" (pdata turns a missing id into zeros).
@@ -449,47 +590,67 @@ func status(st ptrace.Status) string {
 	return spanmodel.StatusInfo
 }
 
-// systemOf is the first non-empty db/rpc/messaging system of the span (split_service_name).
-func systemOf(attrs pcommon.Map) string {
-	for k, v := range attrs.All() {
-		if (k == attrDBSystem || k == attrRPCSystem || k == attrMsgSystem) && v.Type() == pcommon.ValueTypeStr && v.Str() != "" {
-			return v.Str()
-		}
-	}
-	return ""
+// attrFacts is what the span's attributes say beyond promotion, gathered in the one pass
+// over them: the split_service_name system, the db host and the source_type markers.
+type attrFacts struct {
+	// system is the first non-empty db/rpc/messaging system.
+	system string
+	// host is the first of net.peer.name or server.address ("" when not a string).
+	host      string
+	hostFound bool
+	db        bool
+	// kind is source_type when a db or messaging system key decides it.
+	kind string
+	web  bool
 }
 
-// dbHost is the peer of a db span: the first of net.peer.name or server.address.
-func dbHost(attrs pcommon.Map) string {
-	if _, ok := attrs.Get(attrDBSystem); !ok {
+func (f *attrFacts) scan(k string, v pcommon.Value) {
+	switch k {
+	case attrDBSystem, attrRPCSystem, attrMsgSystem:
+		if f.system == "" && v.Type() == pcommon.ValueTypeStr {
+			f.system = v.Str()
+		}
+		switch {
+		case f.kind != "":
+		case k == attrDBSystem:
+			f.kind = spanmodel.SourceTypeDB
+		case k == attrMsgSystem:
+			f.kind = spanmodel.SourceTypeMessageQueue
+		default:
+			f.web = true
+		}
+		if k == attrDBSystem {
+			f.db = true
+		}
+	case "net.peer.name", "server.address":
+		if !f.hostFound {
+			f.hostFound = true
+			if v.Type() == pcommon.ValueTypeStr {
+				f.host = v.Str()
+			}
+		}
+	default:
+		if strings.HasPrefix(k, "http.") || strings.HasPrefix(k, "url.") {
+			f.web = true
+		}
+	}
+}
+
+// dbHost is the peer of a db span.
+func (f *attrFacts) dbHost() string {
+	if !f.db {
 		return ""
 	}
-	for k, v := range attrs.All() {
-		if k == "net.peer.name" || k == "server.address" {
-			if v.Type() == pcommon.ValueTypeStr {
-				return v.Str()
-			}
-			return ""
-		}
-	}
-	return ""
+	return f.host
 }
 
-// sourceTypeOf derives source_type from the span's attribute keys (ARCHITECTURE §5): the
+// sourceType derives source_type from the span's attribute keys (ARCHITECTURE §5): the
 // more specific db and messaging systems win over the web markers.
-func sourceTypeOf(attrs pcommon.Map) string {
-	web := false
-	for k := range attrs.All() {
-		switch {
-		case k == attrDBSystem:
-			return spanmodel.SourceTypeDB
-		case k == attrMsgSystem:
-			return spanmodel.SourceTypeMessageQueue
-		case k == attrRPCSystem, strings.HasPrefix(k, "http."), strings.HasPrefix(k, "url."):
-			web = true
-		}
-	}
-	if web {
+func (f *attrFacts) sourceType() string {
+	switch {
+	case f.kind != "":
+		return f.kind
+	case f.web:
 		return spanmodel.SourceTypeWeb
 	}
 	return spanmodel.SourceTypeCustom

@@ -289,7 +289,7 @@ func TestCustomerTagsPrecedence(t *testing.T) {
 	} {
 		got, ok := tr.target(key)
 		assert.True(t, ok, key)
-		assert.Equal(t, want, got, key)
+		assert.Equal(t, want, got.key, key)
 	}
 	_, ok := tr.target("other.key")
 	assert.False(t, ok)
