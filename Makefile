@@ -43,7 +43,7 @@ verify-tidy:
 	@$(GO) mod tidy -diff || (echo "go.mod is not tidy: run 'make tidy' and commit" >&2; exit 1)
 	@cd e2e && $(GO) mod tidy -diff || (echo "e2e/go.mod is not tidy: run 'make tidy' and commit" >&2; exit 1)
 
-## proto: regenerate proto/gen from proto/ (needs protoc: apt-get install protobuf-compiler)
+## proto: regenerate proto/gen from proto/ (needs protoc: apt-get install protobuf-compiler libprotobuf-dev)
 proto:
 	./scripts/genproto.sh
 
