@@ -124,9 +124,7 @@ func (r *Receiver) Start(_ context.Context, host *app.Host) error {
 	if host.Logger != nil {
 		r.log = host.Logger.With("component", r.Name())
 	}
-	if host.Registry != nil { // a nil *Registry in the Registerer interface would panic
-		r.obs = receiver.NewObs(host.Registry)
-	}
+	r.obs = receiver.NewObs(host.Registry)
 	if r.cfg.HTTP != nil {
 		if err := receiver.Mount(host.Mux, "POST "+r.cfg.HTTP.TraceAPI, r.serveHTTP); err != nil {
 			return err
