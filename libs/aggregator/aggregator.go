@@ -243,6 +243,32 @@ func (a *Aggregator) Enabled() bool {
 	return c.metric.Enabled() || c.tail.Enabled()
 }
 
+// Consumes reports whether Process, with the configs loaded now, reads or takes points of
+// category: a metric rule selects it, or tail sampling has a section for it. Otherwise
+// Process returns the points untouched and the sender may skip building them.
+func (a *Aggregator) Consumes(category string) bool {
+	c := a.cfg.Load()
+	if c.metric.Enabled() {
+		for _, r := range c.metric.AggregateRules {
+			if r != nil && r.Selector != nil && r.Selector.Category == category {
+				return true
+			}
+		}
+	}
+	if !c.tail.Enabled() {
+		return false
+	}
+	switch category {
+	case dataway.CategoryTracing:
+		return c.tail.Trace != nil
+	case "logging":
+		return c.tail.Logging != nil
+	case "rum":
+		return c.tail.RUM != nil
+	}
+	return false
+}
+
 // Process is the sender's Router: metric rules fork points to /v1/aggregate (their
 // failures are counted as lost aggregation input, the originals still go out); with a
 // [trace] section every tracing point with a trace_id goes to /v1/tail_sampling and not

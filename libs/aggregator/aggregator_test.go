@@ -422,3 +422,33 @@ func TestStartFailsOnInvalidLocalConfig(t *testing.T) {
 }
 
 func protoSize(m interface{ ProtoReflect() protoreflect.Message }) int { return proto.Size(m) }
+
+func TestConsumes(t *testing.T) {
+	_, u := startSim(t)
+	logOnly := "version = 1\n[logging]\n[[logging.group_dimensions]]\ngroup_key = \"trace_id\"\n"
+	for _, tc := range []struct {
+		name, aggr, tail string
+		want             map[string]bool
+	}{
+		{"nothing", "", "", map[string]bool{"tracing": false, "logging": false, "metric": false}},
+		{"trace section", "", traceOnly, map[string]bool{"tracing": true, "logging": false, "rum": false}},
+		{"logging section", "", logOnly, map[string]bool{"tracing": false, "logging": true}},
+		{"metric rule on tracing", rootSpanRule, "", map[string]bool{"tracing": true, "logging": false, "metric": false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, []string{u}, nil, tc.aggr, tc.tail)
+			require.NoError(t, f.agg.Reload(context.Background()))
+			for cat, want := range tc.want {
+				assert.Equal(t, want, f.agg.Consumes(cat), cat)
+				if want {
+					continue
+				}
+				// What Consumes calls untouched, Process returns untouched.
+				pts := []*pointpb.PBPoint{span("t1", "s1", "0", "ok", 1, 1), logPoint("t1", "sess", "ok")}
+				rest, err := f.agg.Process(context.Background(), cat, pts)
+				require.NoError(t, err)
+				assert.Equal(t, pts, rest, cat)
+			}
+		})
+	}
+}

@@ -309,7 +309,7 @@ func (c *Client) Write(ctx context.Context, category string, b *Body) Result {
 }
 
 func (c *Client) writeTo(ctx context.Context, ep int, category string, b *Body) (sent, dropped int, err error) {
-	n := len(b.Points)
+	n := b.Len()
 	h := http.Header{}
 	h.Set("Content-Type", b.ContentType)
 	if b.ContentEncoding != "" {

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/tracekit/tracekit/libs/dataway/lineproto"
 	pointpb "github.com/tracekit/tracekit/proto/gen/go/point"
+	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -72,16 +74,23 @@ type Encoder struct {
 
 // Body is one request body and what it carries.
 type Body struct {
-	// Points are the points in the body, kept so a 413 can re-split them.
-	Points []*pointpb.PBPoint
-	// Index holds, for each point, its position in the slice given to Encode.
+	// Index holds, for each point, its position in the slice given to Encode or
+	// EncodeSpans.
 	Index []int
 	// Data is what goes on the wire (gzipped when ContentEncoding is "gzip").
 	Data            []byte
 	RawSize         int
 	ContentType     string
 	ContentEncoding string
+
+	// offsets are where each point starts in the raw body. PBPoints and line protocol are
+	// both plain concatenations, so the raw bytes cut at a point boundary are two valid
+	// bodies: a 413 is re-split without the points.
+	offsets []int
 }
+
+// Len is the number of points in the body.
+func (b *Body) Len() int { return len(b.Index) }
 
 // Drop is a point Encode left out, with the reason and its encoded size.
 type Drop struct {
@@ -94,6 +103,43 @@ type Drop struct {
 // many whole points as fit. A point that cannot be sent is returned in the drops, never in a
 // body.
 func (e *Encoder) Encode(pts []*pointpb.PBPoint) ([]*Body, []Drop, error) {
+	return e.encode(len(pts), func(i int, buf []byte) ([]byte, *pointpb.PBPoint, error) {
+		if e.Encoding == EncodingV1 {
+			line, err := lineproto.AppendPoint(buf, pts[i])
+			return line, nil, err
+		}
+		// The hand encoder's bytes are kept for the body; proto.Marshal is the fallback.
+		if b, ok := appendPoint(buf, pts[i]); ok {
+			return b, nil, nil
+		}
+		return buf, pts[i], nil
+	})
+}
+
+// EncodeSpans gives the bodies and drops Encode(SpanToPoint of every span) gives, with
+// Index and drops referring to positions in spans, without building the points.
+func (e *Encoder) EncodeSpans(spans []*spanv1.DatakitSpan, o PointOptions) ([]*Body, []Drop, error) {
+	sc := scratchPool.Get().(*Scratch)
+	defer putScratch(sc)
+	sc.setOptions(o)
+	return e.encode(len(spans), func(i int, buf []byte) ([]byte, *pointpb.PBPoint, error) {
+		if e.Encoding == EncodingV1 {
+			line, err := sc.appendSpanLine(buf, spans[i])
+			return line, nil, err
+		}
+		if b, ok := sc.appendSpanPoint(buf, spans[i]); ok {
+			return b, nil, nil
+		}
+		// Invalid UTF-8: the point path does what it always did (a marshal drop).
+		return buf, SpanToPoint(spans[i], o), nil
+	})
+}
+
+// encode is the packing loop of Encode and EncodeSpans. point(i, buf) appends point i's
+// line (v1) or PBPoint bytes (v2) to buf[:0]; for a v2 point it does not write by hand it
+// returns the message instead, which goes through proto.Marshal. A v1 error drops the
+// point as having no fields.
+func (e *Encoder) encode(n int, point func(i int, buf []byte) ([]byte, *pointpb.PBPoint, error)) ([]*Body, []Drop, error) {
 	if e.MaxRawBodySize <= 0 {
 		return nil, nil, errors.New("encode: max raw body size must be > 0")
 	}
@@ -102,12 +148,11 @@ func (e *Encoder) Encode(pts []*pointpb.PBPoint) ([]*Body, []Drop, error) {
 		drops  []Drop
 		raw    = getBuf()
 		cur    = &Body{}
-		line   []byte
-		pb     []byte // one point's protobuf, reused
+		pb     []byte // one point's bytes, reused
 	)
 	defer putBuf(raw)
 	flush := func() error {
-		if len(cur.Points) == 0 {
+		if len(cur.Index) == 0 {
 			return nil
 		}
 		if err := e.finish(cur, raw.Bytes()); err != nil {
@@ -118,25 +163,17 @@ func (e *Encoder) Encode(pts []*pointpb.PBPoint) ([]*Body, []Drop, error) {
 		raw.Reset()
 		return nil
 	}
-	for i, p := range pts {
-		var (
-			size, ps    int
-			handEncoded bool
-		)
-		if e.Encoding == EncodingV1 {
-			var err error
-			line, err = lineproto.AppendPoint(line[:0], p)
-			if err != nil {
-				drops = append(drops, Drop{Index: i, Reason: ReasonNoFields})
-				continue
-			}
-			size = len(line)
-		} else {
-			// The hand encoder's bytes are kept for the body; proto.Marshal is the fallback.
-			if pb, handEncoded = appendPoint(pb[:0], p); handEncoded {
-				ps = len(pb)
-			} else {
-				ps = proto.Size(p)
+	for i := range n {
+		b, msg, err := point(i, pb[:0])
+		pb = b
+		if err != nil {
+			drops = append(drops, Drop{Index: i, Reason: ReasonNoFields})
+			continue
+		}
+		size, ps := len(b), len(b)
+		if e.Encoding != EncodingV1 {
+			if msg != nil {
+				ps = proto.Size(msg)
 			}
 			size = protowire.SizeTag(1) + protowire.SizeBytes(ps)
 		}
@@ -149,26 +186,27 @@ func (e *Encoder) Encode(pts []*pointpb.PBPoint) ([]*Body, []Drop, error) {
 				return nil, nil, err
 			}
 		}
+		off := raw.Len()
 		switch {
 		case e.Encoding == EncodingV1:
-			raw.Write(line)
-		case handEncoded:
+			raw.Write(b)
+		case msg == nil:
 			var hdr [16]byte
 			h := protowire.AppendTag(hdr[:0], 1, protowire.BytesType)
 			raw.Write(protowire.AppendVarint(h, uint64(ps)))
-			raw.Write(pb)
+			raw.Write(b)
 		default:
-			b := raw.AvailableBuffer()
-			b = protowire.AppendTag(b, 1, protowire.BytesType)
-			b = protowire.AppendVarint(b, uint64(ps))
-			b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(b, p)
+			w := raw.AvailableBuffer()
+			w = protowire.AppendTag(w, 1, protowire.BytesType)
+			w = protowire.AppendVarint(w, uint64(ps))
+			w, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(w, msg)
 			if err != nil {
 				drops = append(drops, Drop{Index: i, Reason: ReasonMarshal, Size: size})
 				continue
 			}
-			raw.Write(b)
+			raw.Write(w)
 		}
-		cur.Points = append(cur.Points, p)
+		cur.offsets = append(cur.offsets, off)
 		cur.Index = append(cur.Index, i)
 	}
 	if err := flush(); err != nil {
@@ -194,29 +232,47 @@ func (e *Encoder) finish(b *Body, raw []byte) error {
 	return nil
 }
 
-// Resplit re-encodes the points of b as two bodies of about half the points each, for a
-// Dataway that answered 413. ok is false when b holds a single point.
+// Resplit cuts b at its middle point into two bodies of about half the points each, for a
+// Dataway that answered 413: the same bodies as encoding each half again. ok is false
+// when b holds a single point.
 func (e *Encoder) Resplit(b *Body) (first, second *Body, ok bool, err error) {
-	n := len(b.Points)
+	n := len(b.Index)
 	if n < 2 {
 		return nil, nil, false, nil
 	}
+	if len(b.offsets) != n {
+		return nil, nil, false, errors.New("resplit: body has no point offsets")
+	}
+	// A gzipped body does not keep its raw bytes (half its memory for a rare answer):
+	// they come back from the body itself.
+	raw := b.Data
+	if b.ContentEncoding == "gzip" {
+		if raw, err = gunzip(b.Data, b.RawSize); err != nil {
+			return nil, nil, false, fmt.Errorf("resplit: %w", err)
+		}
+	}
+	if len(raw) != b.RawSize {
+		return nil, nil, false, fmt.Errorf("resplit: raw body is %d bytes, want %d", len(raw), b.RawSize)
+	}
 	half := n / 2
-	parts := [2]*Body{}
-	for k, r := range [2][2]int{{0, half}, {half, n}} {
-		sub := *e
-		// The halves of a body that fitted fit too; do not let a smaller limit drop points.
-		sub.MaxRawBodySize = max(e.MaxRawBodySize, b.RawSize)
-		bodies, drops, err := sub.Encode(b.Points[r[0]:r[1]])
-		if err != nil {
+	cut := b.offsets[half]
+	sub := *e
+	sub.Encoding = EncodingV2
+	if b.ContentType == ContentTypeV1 {
+		sub.Encoding = EncodingV1
+	}
+	sub.Gzip = b.ContentEncoding == "gzip"
+	parts := [2]*Body{
+		{Index: slices.Clone(b.Index[:half]), offsets: slices.Clone(b.offsets[:half])},
+		{Index: slices.Clone(b.Index[half:]), offsets: make([]int, 0, n-half)},
+	}
+	for _, off := range b.offsets[half:] {
+		parts[1].offsets = append(parts[1].offsets, off-cut)
+	}
+	for k, r := range [2][]byte{raw[:cut], raw[cut:]} {
+		if err := sub.finish(parts[k], r); err != nil {
 			return nil, nil, false, err
 		}
-		if len(bodies) != 1 || len(drops) != 0 {
-			return nil, nil, false, fmt.Errorf("resplit: unexpected %d bodies, %d drops", len(bodies), len(drops))
-		}
-		out := bodies[0]
-		out.Index = append([]int(nil), b.Index[r[0]:r[1]]...)
-		parts[k] = out
 	}
 	return parts[0], parts[1], true, nil
 }
@@ -247,4 +303,23 @@ func gzipBytes(raw []byte) ([]byte, error) {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+func gunzip(data []byte, size int) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("gunzip body: %w", err)
+	}
+	out := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	if _, err := out.ReadFrom(zr); err != nil {
+		return nil, fmt.Errorf("gunzip body: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(Scratch) }}
+
+func putScratch(sc *Scratch) {
+	sc.release()
+	scratchPool.Put(sc)
 }

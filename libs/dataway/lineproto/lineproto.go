@@ -31,8 +31,15 @@ var ErrNoFields = errors.New("point has no encodable field")
 func AppendPoint(dst []byte, p *pointpb.PBPoint) ([]byte, error) {
 	start := len(dst)
 	dst = appendEscaped(dst, measurementName(p.GetName()), measurementEscapes)
-	tags := tagsSorted(p.GetFields())
+	// Tags usually come sorted (every span point does): then they are written in place.
+	tags := p.GetFields()
+	if !tagsInOrder(tags) {
+		tags = tagsSorted(tags)
+	}
 	for _, t := range tags {
+		if !t.GetIsTag() {
+			continue
+		}
 		v := strings.TrimRight(t.GetS(), `\`)
 		if v == "" || t.GetKey() == "" {
 			continue
@@ -73,6 +80,20 @@ func measurementName(n string) string {
 		return "__default"
 	}
 	return n
+}
+
+// tagsInOrder reports whether the tags among fields are in non-decreasing key order.
+func tagsInOrder(fields []*pointpb.Field) bool {
+	prev := ""
+	for _, f := range fields {
+		if f.GetIsTag() {
+			if f.GetKey() < prev {
+				return false
+			}
+			prev = f.GetKey()
+		}
+	}
+	return true
 }
 
 func tagsSorted(fields []*pointpb.Field) []*pointpb.Field {

@@ -2,6 +2,7 @@ package lineproto
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -56,6 +57,12 @@ func TestAppendPoint(t *testing.T) {
 		{"tags sorted, empty tag values and NaN left out", &pointpb.PBPoint{Name: "m", Fields: []*pointpb.Field{
 			tag("z", "1"), tag("a", "2"), tag("e", ""), ff("nan", math.NaN()), fi("x", 1),
 		}}, "m,a=2,z=1 x=1i 0\n"},
+		{"sorted tags between fields, equal keys in field order", &pointpb.PBPoint{Name: "m", Fields: []*pointpb.Field{
+			tag("a", "1"), fi("x", 1), tag("a", "0"), tag("b", "2"),
+		}}, "m,a=1,a=0,b=2 x=1i 0\n"},
+		{"unsorted tags, equal keys stay in field order", &pointpb.PBPoint{Name: "m", Fields: []*pointpb.Field{
+			tag("b", "2"), tag("a", "1"), fi("x", 1), tag("a", "0"),
+		}}, "m,a=1,a=0,b=2 x=1i 0\n"},
 		{"newline in tag value becomes an escaped space; trailing backslash dropped", &pointpb.PBPoint{Name: "m", Fields: []*pointpb.Field{
 			tag("a", "x\ny"), tag("b", `c\`), fi("x", 1),
 		}}, "m,a=x\\ y,b=c x=1i 0\n"},
@@ -171,6 +178,18 @@ func FuzzDecode(f *testing.F) {
 		var body []byte
 		n := 0
 		for _, p := range pts {
+			// AppendPoint writes in-order tags in place: the order tagsSorted gives.
+			if tagsInOrder(p.GetFields()) {
+				var inPlace []*pointpb.Field
+				for _, f := range p.GetFields() {
+					if f.GetIsTag() {
+						inPlace = append(inPlace, f)
+					}
+				}
+				if sorted := tagsSorted(p.GetFields()); !slices.Equal(inPlace, sorted) {
+					t.Fatalf("tags in order %v, sorted %v", inPlace, sorted)
+				}
+			}
 			out, err := AppendPoint(body, p)
 			if err == nil {
 				body = out

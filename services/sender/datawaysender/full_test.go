@@ -70,7 +70,7 @@ func TestAggregatorRouterKeepsTracesInStream(t *testing.T) {
 	require.NoError(t, agg.Start(context.Background(), nil))
 	defer func() { require.NoError(t, agg.Shutdown(context.Background())) }()
 	require.NoError(t, e.sim.SetFault(sim.Fault{PathPrefix: "/v1/tail_sampling", Status: 503}))
-	sd := e.start(t, func(s *Settings) { s.Client, s.Router = client, agg.Process })
+	sd := e.start(t, func(s *Settings) { s.Client, s.Router, s.Routes = client, agg.Process, agg.Consumes })
 	defer shutdown(t, sd)
 
 	publish(t, e.bus, batch("ts", 3, 2))

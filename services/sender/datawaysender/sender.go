@@ -1,6 +1,6 @@
 // Package datawaysender is the sender service: it consumes kept spans (tracekit.kept.>) and
 // points (tracekit.points.>), batches them per category like DataKit's IO ([io]
-// flush_interval, max_cache_count), converts spans to tracing points, and posts bodies to
+// flush_interval, max_cache_count), encodes spans as tracing points, and posts bodies to
 // every Dataway. A bus message is acknowledged only when every body holding its data got a
 // final answer; otherwise it is naked with a growing delay and waits in JetStream.
 //
@@ -11,7 +11,8 @@
 // counts it in tracekit_bus_publish_errors_total{kind,reason="full"}.
 //
 // Build also starts the aggregator (libs/aggregator) as the Router: metric rules and tail
-// sampling see each category's points before they are written.
+// sampling see each category's points before they are written. Spans become point
+// messages only for it; otherwise they are written straight into the bodies.
 package datawaysender
 
 import (
@@ -36,6 +37,7 @@ import (
 	"github.com/tracekit/tracekit/libs/spanmodel"
 	"github.com/tracekit/tracekit/libs/telemetry"
 	pointpb "github.com/tracekit/tracekit/proto/gen/go/point"
+	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -51,6 +53,11 @@ const (
 // acknowledged until the router's own delivery succeeded.
 type Router func(ctx context.Context, category string, pts []*pointpb.PBPoint) ([]*pointpb.PBPoint, error)
 
+// Routes reports whether the Router reads or takes a category's points now. When it does
+// not, the Router is skipped, and kept spans are encoded straight into bodies without
+// being built as points.
+type Routes func(category string) bool
+
 // Settings wire a Sender.
 type Settings struct {
 	Bus    *bus.Bus
@@ -62,6 +69,8 @@ type Settings struct {
 	// Hostname is the dk_fingerprint tag (default buildinfo.Hostname()).
 	Hostname string
 	Router   Router
+	// Routes tells which categories Router wants; nil with a Router means every one.
+	Routes Routes
 	// AckWait of the consumers (default max(10s, 3 × flush_interval)). Held messages are
 	// kept alive with InProgress every AckWait/3, so it bounds only a crashed sender's hold.
 	AckWait time.Duration
@@ -106,7 +115,7 @@ func Build(_ context.Context, env *service.Env) ([]app.Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := New(Settings{Bus: env.Bus, Config: cfg, Client: client, Registry: env.Registry, Logger: env.Logger, Router: agg.Process})
+	s, err := New(Settings{Bus: env.Bus, Config: cfg, Client: client, Registry: env.Registry, Logger: env.Logger, Router: agg.Process, Routes: agg.Consumes})
 	if err != nil {
 		return nil, err
 	}
@@ -243,17 +252,21 @@ func (sd *Sender) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// item is one decoded bus message.
+// item is one decoded bus message: a kept batch's spans, or points.
 type item struct {
 	msg      *bus.Msg
 	category string
+	spans    []*spanv1.DatakitSpan
 	points   []*pointpb.PBPoint
 }
+
+// count is the number of points the item becomes.
+func (it *item) count() int { return len(it.spans) + len(it.points) }
 
 type pipe struct {
 	name   string
 	spec   bus.ConsumerSpec
-	decode func(*bus.Msg) (string, []*pointpb.PBPoint, error)
+	decode func(*bus.Msg) (item, error)
 	in     chan []item
 }
 
@@ -262,14 +275,15 @@ type pipe struct {
 func (sd *Sender) intake(ctx context.Context, p *pipe, msgs []*bus.Msg) {
 	items := make([]item, 0, len(msgs))
 	for _, m := range msgs {
-		cat, pts, err := p.decode(m)
+		it, err := p.decode(m)
 		if err != nil {
 			sd.log.Error("dropping undecodable message", "subject", m.Subject, "seq", m.StreamSeq, "err", err)
 			sd.m.messages.WithLabelValues(p.name, "term").Inc()
 			_ = m.Term()
 			continue
 		}
-		items = append(items, item{msg: m, category: cat, points: pts})
+		it.msg = m
+		items = append(items, it)
 	}
 	if len(items) == 0 {
 		return
@@ -285,29 +299,35 @@ func (sd *Sender) intake(ctx context.Context, p *pipe, msgs []*bus.Msg) {
 	}
 }
 
-func (sd *Sender) decodeKept(m *bus.Msg) (string, []*pointpb.PBPoint, error) {
+// decodeKept keeps the spans: whether they become points (for the Router) or go straight
+// into bodies is decided at flush time, with the Router's config of that moment.
+func (sd *Sender) decodeKept(m *bus.Msg) (item, error) {
 	batch, err := spanmodel.Unmarshal(m.Data)
 	if err != nil {
-		return "", nil, err
+		return item{}, err
 	}
-	return dataway.CategoryTracing, dataway.BatchToPoints(batch, sd.opts), nil
+	spans := make([]*spanv1.DatakitSpan, 0, spanmodel.SpanCount(batch))
+	for _, t := range batch.GetTraces() {
+		spans = append(spans, t.GetSpans()...)
+	}
+	return item{category: dataway.CategoryTracing, spans: spans}, nil
 }
 
 var categoryRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 
-func decodePoints(m *bus.Msg) (string, []*pointpb.PBPoint, error) {
+func decodePoints(m *bus.Msg) (item, error) {
 	cat := m.Header.Get(bus.HeaderCategory)
 	if cat == "" {
 		cat = strings.TrimPrefix(m.Subject, bus.PointsPrefix)
 	}
 	if !categoryRE.MatchString(cat) {
-		return "", nil, fmt.Errorf("invalid category %q", cat)
+		return item{}, fmt.Errorf("invalid category %q", cat)
 	}
 	var pts pointpb.PBPoints
 	if err := proto.Unmarshal(m.Data, &pts); err != nil {
-		return "", nil, fmt.Errorf("decode points: %w", err)
+		return item{}, fmt.Errorf("decode points: %w", err)
 	}
-	return cat, pts.GetArr(), nil
+	return item{category: cat, points: pts.GetArr()}, nil
 }
 
 type pending struct {
@@ -350,7 +370,7 @@ func (sd *Sender) batch(p *pipe) {
 					byCat[it.category] = pd
 				}
 				pd.items = append(pd.items, it)
-				pd.points += len(it.points)
+				pd.points += it.count()
 				if pd.points >= maxCount {
 					sd.flush(p, it.category, pd.items)
 					delete(byCat, it.category)
@@ -362,46 +382,22 @@ func (sd *Sender) batch(p *pipe) {
 	}
 }
 
-// flush converts, encodes and posts the points of items, then answers every message.
+// flush encodes and posts the data of items, then answers every message.
 func (sd *Sender) flush(p *pipe, category string, items []item) {
 	ctx := sd.flushCtx
 	start := time.Now()
-	var pts []*pointpb.PBPoint
-	owner := make([]int, 0, len(items))
-	for i, it := range items {
-		for _, pt := range it.points {
-			pts = append(pts, pt)
-			owner = append(owner, i)
-		}
-	}
 	failed := make([]bool, len(items))
 	failAll := func() {
 		for i := range failed {
 			failed[i] = true
 		}
 	}
-	if sd.s.Router != nil && len(pts) > 0 {
-		idx := make(map[*pointpb.PBPoint]int, len(pts))
-		for i, pt := range pts {
-			idx[pt] = owner[i]
-		}
-		rest, err := sd.s.Router(ctx, category, pts)
-		if err != nil && !pipeline.IsPermanent(err) {
-			sd.log.Warn("router failed; will retry", "category", category, "err", err)
-			failAll()
-			rest = nil
-		}
-		pts, owner = rest, owner[:0]
-		for _, pt := range rest {
-			owner = append(owner, idx[pt])
-		}
+	bodies, drops, owner, err := sd.encode(ctx, category, items, failAll)
+	if err != nil {
+		sd.log.Error("encode failed; will retry", "category", category, "err", err)
+		failAll()
 	}
-	if len(pts) > 0 {
-		bodies, drops, err := sd.client.Encoder().Encode(pts)
-		if err != nil {
-			sd.log.Error("encode failed; will retry", "category", category, "err", err)
-			failAll()
-		}
+	if len(owner) > 0 {
 		for _, d := range drops {
 			sd.log.Warn("point dropped before sending", "category", category, "reason", d.Reason, "size", d.Size)
 			sd.client.CountDropped(category, d.Reason, 1)
@@ -430,6 +426,66 @@ func (sd *Sender) flush(p *pipe, category string, items []item) {
 	}
 	sd.m.flushes.WithLabelValues(category).Inc()
 	sd.m.flushLatency.WithLabelValues(category).Observe(time.Since(start).Seconds())
+}
+
+// encode turns items into bodies; owner[k] is the item of the k-th point given to the
+// encoder (the bodies' Index). Spans go straight into bodies unless the Router wants this
+// category's points: then they are converted and routed first, as every point is.
+func (sd *Sender) encode(ctx context.Context, category string, items []item, failAll func()) (bodies []*dataway.Body, drops []dataway.Drop, owner []int, err error) {
+	route := sd.s.Router != nil && (sd.s.Routes == nil || sd.s.Routes(category))
+	n := 0
+	onlySpans := true
+	for _, it := range items {
+		n += it.count()
+		onlySpans = onlySpans && len(it.points) == 0
+	}
+	owner = make([]int, 0, n)
+	if !route && onlySpans {
+		spans := make([]*spanv1.DatakitSpan, 0, n)
+		for i, it := range items {
+			for _, s := range it.spans {
+				spans = append(spans, s)
+				owner = append(owner, i)
+			}
+		}
+		if len(spans) == 0 {
+			return nil, nil, owner, nil
+		}
+		bodies, drops, err = sd.client.Encoder().EncodeSpans(spans, sd.opts)
+		return bodies, drops, owner, err
+	}
+	pts := make([]*pointpb.PBPoint, 0, n)
+	for i, it := range items {
+		for _, s := range it.spans {
+			pts = append(pts, dataway.SpanToPoint(s, sd.opts))
+			owner = append(owner, i)
+		}
+		for _, pt := range it.points {
+			pts = append(pts, pt)
+			owner = append(owner, i)
+		}
+	}
+	if route && len(pts) > 0 {
+		idx := make(map[*pointpb.PBPoint]int, len(pts))
+		for i, pt := range pts {
+			idx[pt] = owner[i]
+		}
+		rest, rerr := sd.s.Router(ctx, category, pts)
+		if rerr != nil && !pipeline.IsPermanent(rerr) {
+			sd.log.Warn("router failed; will retry", "category", category, "err", rerr)
+			failAll()
+			rest = nil
+		}
+		pts, owner = rest, owner[:0]
+		for _, pt := range rest {
+			owner = append(owner, idx[pt])
+		}
+	}
+	if len(pts) == 0 {
+		return nil, nil, owner, nil
+	}
+	bodies, drops, err = sd.client.Encoder().Encode(pts)
+	return bodies, drops, owner, err
 }
 
 func firstErr(rs []dataway.Result) error {

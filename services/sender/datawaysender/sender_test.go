@@ -329,3 +329,62 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 	}
 	return 0
 }
+
+// TestSpansSkipTheRouterItDoesNotWant: when Routes says the Router does not want tracing,
+// kept spans go straight into bodies and arrive exactly as through the point path.
+func TestSpansSkipTheRouterItDoesNotWant(t *testing.T) {
+	spanBatch := func() *spanv1.TraceBatch {
+		b := batch("d", 2, 3)
+		for i, tr := range b.Traces {
+			for j, s := range tr.Spans {
+				s.Env, s.Version = "prod", "1.0"
+				s.Tags = map[string]string{"http.url": fmt.Sprint("/x/", i, j), "service": "ignored", "host": "span-host"}
+				s.Fields = map[string]*spanv1.FieldValue{"retries": {Kind: &spanv1.FieldValue_I{I: int64(j)}}, "error.msg": {Kind: &spanv1.FieldValue_S{S: "e"}}}
+			}
+		}
+		return b
+	}
+	run := func(t *testing.T, routes Routes) ([]sim.Point, int) {
+		e := newEnv(t)
+		e.openBus(t)
+		t.Cleanup(e.bus.Close)
+		var mu sync.Mutex
+		routed := 0
+		sd := e.start(t, func(s *Settings) {
+			s.Routes = routes
+			s.Router = func(_ context.Context, _ string, pts []*pointpb.PBPoint) ([]*pointpb.PBPoint, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				routed += len(pts)
+				return pts, nil
+			}
+		})
+		defer shutdown(t, sd)
+		publish(t, e.bus, spanBatch())
+		require.Eventually(t, func() bool { return streamMsgs(t, e.bus, bus.StreamKept) == 0 }, 10*time.Second, 10*time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		return e.sim.Points("tracing"), routed
+	}
+	direct, routedDirect := run(t, func(category string) bool { return category != "tracing" })
+	viaPoints, routedPoints := run(t, func(string) bool { return true })
+	assert.Zero(t, routedDirect, "the router is not asked for tracing")
+	assert.Equal(t, 6, routedPoints)
+	require.Len(t, direct, 6)
+	key := func(p sim.Point) string { return fmt.Sprint(p.Fields["span_id"]) }
+	want := map[string]sim.Point{}
+	for _, p := range viaPoints {
+		want[key(p)] = p
+	}
+	for _, p := range direct {
+		w, ok := want[key(p)]
+		require.True(t, ok, key(p))
+		assert.Equal(t, w.Measurement, p.Measurement)
+		assert.Equal(t, w.Tags, p.Tags)
+		assert.Equal(t, w.Fields, p.Fields)
+		assert.Equal(t, w.Time, p.Time)
+	}
+	assert.Equal(t, "span-host", direct[0].Tags["host"])
+	assert.Equal(t, "svc", direct[0].Tags["service"])
+	assert.Contains(t, direct[0].Tags, "http_url")
+}
