@@ -17,14 +17,13 @@
 package translator
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	v1 "github.com/pinpoint-apm/pinpoint-go-agent/protobuf"
 	"github.com/tracekit/tracekit/libs/spanmodel"
@@ -99,6 +98,10 @@ var ErrEmpty = errors.New("pinpoint span message carries neither span nor spanCh
 // Convert turns one PSpanMessage into spans. Errors name what is wrong with the message.
 func Convert(msg *v1.PSpanMessage, agent Agent, r Resolver, o Options) (Result, error) {
 	c := &conv{agent: agent, r: r, o: o}
+	c.sc = scratchPool.Get().(*scratch)
+	c.sc.msg.reset()
+	defer c.release()
+	c.commonTags()
 	switch {
 	case msg.GetSpan() != nil:
 		if err := c.span(msg.GetSpan()); err != nil {
@@ -110,6 +113,9 @@ func Convert(msg *v1.PSpanMessage, agent Agent, r Resolver, o Options) (Result, 
 		}
 	default:
 		return Result{}, ErrEmpty
+	}
+	if !o.DelMessage {
+		c.sc.msg.setMessages(c.out)
 	}
 	return Result{Spans: c.out, Unresolved: c.unresolved}, nil
 }
@@ -187,17 +193,18 @@ func LinkID(parentSpanID, childSpanID int64) int64 {
 	return hashIDs('l', uint64(parentSpanID), uint64(childSpanID), 0)
 }
 
+// hashIDs is FNV-1a (64 bit) over the domain byte and a, b, c little-endian, computed inline
+// rather than through hash/fnv to keep it off the heap and out of a byte buffer.
 func hashIDs(domain byte, a, b, c uint64) int64 {
-	h := fnv.New64a()
-	var buf [25]byte
-	buf[0] = domain
-	for i, v := range [3]uint64{a, b, c} {
+	const offset64, prime64 = 14695981039346656037, 1099511628211
+	h := uint64(offset64)
+	h = (h ^ uint64(domain)) * prime64
+	for _, v := range [3]uint64{a, b, c} {
 		for j := 0; j < 8; j++ {
-			buf[1+i*8+j] = byte(v >> (8 * j))
+			h = (h ^ (v >> (8 * j) & 0xff)) * prime64
 		}
 	}
-	_, _ = h.Write(buf[:])
-	id := int64(h.Sum64() & math.MaxInt64)
+	id := int64(h & math.MaxInt64)
 	if id == 0 {
 		id = 1
 	}
@@ -210,6 +217,86 @@ type conv struct {
 	o          Options
 	out        []*spanv1.DatakitSpan
 	unresolved map[Kind]int
+	// slab holds the spans of the message, allocated together.
+	slab []spanv1.DatakitSpan
+	// common are the agent-info tags, then the input tags the agent info does not shadow.
+	common []tag
+	sc     *scratch
+	// firstEvent is the index in sc.ids of the first event's span id.
+	firstEvent int
+	// inlineAPI is the API annotation of the span being converted.
+	inlineAPI string
+}
+
+type tag struct{ k, v string }
+
+// scratch is what a conversion needs only while it runs, reused across messages.
+type scratch struct {
+	msg    msgWriter
+	ids    ids
+	common []tag
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func (c *conv) release() {
+	clear(c.common)
+	c.sc.common = c.common[:0]
+	c.sc.ids.s = ""
+	// An outsized message would otherwise pin its buffers in the pool.
+	if cap(c.sc.msg.buf) <= 256<<10 && cap(c.sc.ids.buf) <= 64<<10 && max(cap(c.sc.ids.ends), cap(c.sc.msg.ends)) <= 4<<10 {
+		scratchPool.Put(c.sc)
+	}
+	c.sc = nil
+}
+
+// ids builds the trace id and the decimal span ids of one message into a single string, so
+// they cost one allocation instead of one each.
+type ids struct {
+	buf  []byte
+	ends []int
+	s    string
+}
+
+func (b *ids) reset() { b.buf, b.ends, b.s = b.buf[:0], b.ends[:0], "" }
+
+// end closes the id being appended and returns its index.
+func (b *ids) end() int {
+	b.ends = append(b.ends, len(b.buf))
+	return len(b.ends) - 1
+}
+
+func (b *ids) int(v int64) int {
+	b.buf = strconv.AppendInt(b.buf, v, 10)
+	return b.end()
+}
+
+func (b *ids) done() { b.s = string(b.buf) }
+
+func (b *ids) get(i int) string {
+	start := 0
+	if i > 0 {
+		start = b.ends[i-1]
+	}
+	return b.s[start:b.ends[i]]
+}
+
+func (c *conv) commonTags() {
+	c.common = c.sc.common[:0]
+	for k, v := range c.agent.Info {
+		c.common = append(c.common, tag{k, v})
+	}
+	for k, v := range c.o.Tags {
+		if _, ok := c.agent.Info[k]; !ok {
+			c.common = append(c.common, tag{k, v})
+		}
+	}
+}
+
+// alloc makes room for n spans at once.
+func (c *conv) alloc(n int) {
+	c.slab = make([]spanv1.DatakitSpan, n)
+	c.out = make([]*spanv1.DatakitSpan, 0, n)
 }
 
 func (c *conv) lookup(ref Ref) (string, bool) {
@@ -225,10 +312,15 @@ func (c *conv) lookup(ref Ref) (string, bool) {
 	return "", false
 }
 
-func (c *conv) traceID(tx *v1.PTransactionId, startMs, spanID int64) string {
+// traceID appends the trace id to c.sc.ids and returns its index there.
+func (c *conv) traceID(tx *v1.PTransactionId, startMs, spanID int64) int {
+	b := &c.sc.ids
 	if tx == nil {
 		// DataKit numbers these from the clock; the span's own start and id keep it stable.
-		return "empty-transid^" + strconv.FormatInt(startMs, 10) + "^" + strconv.FormatInt(spanID, 10)
+		b.buf = append(b.buf, "empty-transid^"...)
+		b.buf = strconv.AppendInt(b.buf, startMs, 10)
+		b.buf = append(b.buf, '^')
+		return b.int(spanID)
 	}
 	agentID := tx.GetAgentId()
 	if agentID == "" {
@@ -240,7 +332,11 @@ func (c *conv) traceID(tx *v1.PTransactionId, startMs, spanID int64) string {
 	if agentID == "" {
 		agentID = "unknown-pp-agent"
 	}
-	return agentID + "^" + strconv.FormatInt(tx.GetAgentStartTime(), 10) + "^" + strconv.FormatInt(tx.GetSequence(), 10)
+	b.buf = append(b.buf, agentID...)
+	b.buf = append(b.buf, '^')
+	b.buf = strconv.AppendInt(b.buf, tx.GetAgentStartTime(), 10)
+	b.buf = append(b.buf, '^')
+	return b.int(tx.GetSequence())
 }
 
 func (c *conv) service() string {
@@ -250,34 +346,56 @@ func (c *conv) service() string {
 	return c.agent.AgentID
 }
 
-func (c *conv) newSpan(traceID string, spanID int64, parentID string, serviceType int32) *spanv1.DatakitSpan {
-	s := &spanv1.DatakitSpan{
-		TraceId:    traceID,
-		SpanId:     strconv.FormatInt(spanID, 10),
-		ParentId:   parentID,
-		Service:    c.service(),
-		Source:     Source,
-		SourceType: sourceTypeOf(serviceType),
-		Status:     spanmodel.StatusOK,
-		Tags:       make(map[string]string, 8+len(c.agent.Info)+len(c.o.Tags)),
+// tagMap returns a span's tag map holding the common tags, with room for nTags more.
+// Protocol tags are set after, so they win over agent and input tags without a lookup each.
+func (c *conv) tagMap(nTags int) map[string]string {
+	m := make(map[string]string, nTags+len(c.common))
+	for _, t := range c.common {
+		m[t.k] = t.v
 	}
+	return m
+}
+
+// newSpan starts a span whose protocol tags other than service_type number at most nTags;
+// sizing its map for them and the common tags keeps a span with up to 8 tags in one small
+// map group.
+func (c *conv) newSpan(traceID, spanID, parentID string, serviceType int32, nTags int) *spanv1.DatakitSpan {
+	var s *spanv1.DatakitSpan
+	if i := len(c.out); i < len(c.slab) {
+		s = &c.slab[i]
+	} else {
+		s = &spanv1.DatakitSpan{}
+	}
+	s.TraceId = traceID
+	s.SpanId = spanID
+	s.ParentId = parentID
+	s.Service = c.service()
+	s.Source = Source
+	s.SourceType = sourceTypeOf(serviceType)
+	s.Status = spanmodel.StatusOK
+	s.Tags = c.tagMap(1 + nTags)
 	s.Tags["service_type"] = serviceTypeName(serviceType)
 	return s
 }
 
-// finish adds what every span carries last, so protocol tags win over agent and input tags.
 func (c *conv) finish(s *spanv1.DatakitSpan) {
-	for k, v := range c.agent.Info {
-		if _, ok := s.Tags[k]; !ok {
-			s.Tags[k] = v
-		}
-	}
-	for k, v := range c.o.Tags {
-		if _, ok := s.Tags[k]; !ok {
-			s.Tags[k] = v
-		}
-	}
 	c.out = append(c.out, s)
+}
+
+// annotationTags bounds the tags annotations add (an SQL annotation sets up to four).
+func annotationTags(annos []*v1.PAnnotation) int {
+	n := 0
+	for _, a := range annos {
+		switch a.GetKey() {
+		case annoSQLID, annoSQLUID:
+			n += 4
+		case annoHTTPStatusCode:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 func (c *conv) span(p *v1.PSpan) error {
@@ -287,12 +405,24 @@ func (c *conv) span(p *v1.PSpan) error {
 	if p.GetElapsed() < 0 {
 		return fmt.Errorf("pspan %d: negative elapsed %d", p.GetSpanId(), p.GetElapsed())
 	}
-	traceID := c.traceID(p.GetTransactionId(), p.GetStartTime(), p.GetSpanId())
-	parent := "0"
+	events := p.GetSpanEvent()
+	c.alloc(1 + len(events))
+	b := &c.sc.ids
+	b.reset()
+	iTrace := c.traceID(p.GetTransactionId(), p.GetStartTime(), p.GetSpanId())
+	iRoot := b.int(p.GetSpanId())
+	iParent := -1
 	if ps := p.GetParentSpanId(); ps != -1 && ps != 0 {
-		parent = strconv.FormatInt(LinkID(ps, p.GetSpanId()), 10)
+		iParent = b.int(LinkID(ps, p.GetSpanId()))
 	}
-	root := c.newSpan(traceID, p.GetSpanId(), parent, p.GetServiceType())
+	events = c.eventIDs(events, p.GetSpanId(), nil)
+	b.done()
+	traceID, parent := b.get(iTrace), "0"
+	if iParent >= 0 {
+		parent = b.get(iParent)
+	}
+	// service_type, remote_ip, parent_application, api
+	root := c.newSpan(traceID, b.get(iRoot), parent, p.GetServiceType(), 3+annotationTags(p.GetAnnotation()))
 	root.SpanType = spanmodel.SpanTypeEntry
 	root.StartUnixNano = p.GetStartTime() * 1e6
 	root.DurationNano = int64(p.GetElapsed()) * 1e6
@@ -317,7 +447,7 @@ func (c *conv) span(p *v1.PSpan) error {
 	c.annotations(root, p.GetAnnotation())
 	if api == "" {
 		// Agents send the name inline when they did not register it as metadata.
-		api = root.Tags["API"]
+		api = c.inlineAPI
 	}
 	if api != "" {
 		root.Tags["api"] = api
@@ -333,36 +463,59 @@ func (c *conv) span(p *v1.PSpan) error {
 		c.exception(root, p.GetExceptionInfo())
 	}
 	if !c.o.DelMessage {
-		shallow := *p // only marshaled to JSON: the events have their own messages
-		shallow.SpanEvent = nil
-		root.Message = jsonString(&shallow)
+		// Without the events: they have their own messages.
+		c.sc.msg.span(p)
 	}
 	c.finish(root)
-	return c.events(p.GetSpanEvent(), traceID, root.SpanId, p.GetSpanId(), p.GetStartTime(), nil)
+	return c.events(events, traceID, root.SpanId, p.GetSpanId(), p.GetStartTime())
 }
 
 func (c *conv) chunk(ch *v1.PSpanChunk) error {
 	if ch.GetSpanId() == 0 {
 		return errors.New("pspanchunk: spanId is 0")
 	}
-	traceID := c.traceID(ch.GetTransactionId(), ch.GetKeyTime(), ch.GetSpanId())
-	rootID := strconv.FormatInt(ch.GetSpanId(), 10)
-	return c.events(ch.GetSpanEvent(), traceID, rootID, ch.GetSpanId(), ch.GetKeyTime(), ch.GetLocalAsyncId())
+	events := ch.GetSpanEvent()
+	c.alloc(len(events))
+	b := &c.sc.ids
+	b.reset()
+	iTrace := c.traceID(ch.GetTransactionId(), ch.GetKeyTime(), ch.GetSpanId())
+	iRoot := b.int(ch.GetSpanId())
+	events = c.eventIDs(events, ch.GetSpanId(), ch.GetLocalAsyncId())
+	b.done()
+	return c.events(events, b.get(iTrace), b.get(iRoot), ch.GetSpanId(), ch.GetKeyTime())
+}
+
+// eventIDs sorts the events by sequence (agents already do) and appends their span ids to
+// c.sc.ids in that order, for events to take back one by one.
+func (c *conv) eventIDs(events []*v1.PSpanEvent, spanID int64, async *v1.PLocalAsyncId) []*v1.PSpanEvent {
+	if len(events) == 0 {
+		return events
+	}
+	if !slices.IsSortedFunc(events, func(a, b *v1.PSpanEvent) int { return int(a.GetSequence()) - int(b.GetSequence()) }) {
+		events = slices.Clone(events)
+		slices.SortStableFunc(events, func(a, b *v1.PSpanEvent) int { return int(a.GetSequence()) - int(b.GetSequence()) })
+	}
+	c.firstEvent = len(c.sc.ids.ends)
+	for _, e := range events {
+		id := EventID(spanID, async.GetAsyncId(), async.GetSequence(), e.GetSequence())
+		if next := e.GetNextEvent().GetMessageEvent(); next != nil && next.GetNextSpanId() != 0 {
+			id = LinkID(spanID, next.GetNextSpanId())
+		}
+		c.sc.ids.int(id)
+	}
+	return events
 }
 
 // events converts span events. Agents sort them by sequence and compress them: the first
 // start is relative to baseMs, each later one to the previous event's start, and depth 0
 // repeats the previous depth. The parent of an event at depth d is the latest event at depth
 // d-1; depth 1 (or a parent outside this message) hangs off the span itself.
-func (c *conv) events(events []*v1.PSpanEvent, traceID, rootID string, spanID, baseMs int64, async *v1.PLocalAsyncId) error {
+func (c *conv) events(events []*v1.PSpanEvent, traceID, rootID string, spanID, baseMs int64) error {
 	if len(events) == 0 {
 		return nil
 	}
-	if !slices.IsSortedFunc(events, func(a, b *v1.PSpanEvent) int { return int(a.GetSequence()) - int(b.GetSequence()) }) {
-		events = slices.Clone(events)
-		slices.SortStableFunc(events, func(a, b *v1.PSpanEvent) int { return int(a.GetSequence()) - int(b.GetSequence()) })
-	}
-	var stack []string // stack[i]: latest span id at depth i+1
+	var stackBuf [8]string
+	stack := stackBuf[:0] // stack[i]: latest span id at depth i+1
 	start := baseMs
 	depth := int32(1)
 	for i, e := range events {
@@ -391,12 +544,13 @@ func (c *conv) events(events []*v1.PSpanEvent, traceID, rootID string, spanID, b
 			// A gap in depths (the parent is in an earlier chunk): the deepest known event.
 			parent = stack[len(stack)-1]
 		}
-		id := EventID(spanID, async.GetAsyncId(), async.GetSequence(), e.GetSequence())
 		next := e.GetNextEvent().GetMessageEvent()
-		if next != nil && next.GetNextSpanId() != 0 {
-			id = LinkID(spanID, next.GetNextSpanId())
+		// sequence, depth, endpoint, destination_id
+		nTags := 2 + annotationTags(e.GetAnnotation())
+		if next != nil {
+			nTags += 2
 		}
-		s := c.newSpan(traceID, id, parent, e.GetServiceType())
+		s := c.newSpan(traceID, c.sc.ids.get(c.firstEvent+i), parent, e.GetServiceType(), nTags)
 		s.Service = serviceTypeName(e.GetServiceType())
 		s.SpanType = spanmodel.SpanTypeLocal
 		s.StartUnixNano = start * 1e6
@@ -421,7 +575,7 @@ func (c *conv) events(events []*v1.PSpanEvent, traceID, rootID string, spanID, b
 		}
 		c.annotations(s, e.GetAnnotation())
 		if s.Operation == "" {
-			s.Operation = s.Tags["API"]
+			s.Operation = c.inlineAPI
 		}
 		if s.Resource == "" {
 			s.Resource = s.Operation
@@ -431,7 +585,7 @@ func (c *conv) events(events []*v1.PSpanEvent, traceID, rootID string, spanID, b
 			c.exception(s, e.GetExceptionInfo())
 		}
 		if !c.o.DelMessage {
-			s.Message = jsonString(e)
+			c.sc.msg.event(e)
 		}
 		c.finish(s)
 		stack = append(stack, s.SpanId)
@@ -441,6 +595,7 @@ func (c *conv) events(events []*v1.PSpanEvent, traceID, rootID string, spanID, b
 
 // annotations become tags; an SQL annotation also makes the statement the resource.
 func (c *conv) annotations(s *spanv1.DatakitSpan, annos []*v1.PAnnotation) {
+	c.inlineAPI = ""
 	for _, a := range annos {
 		v := a.GetValue()
 		switch a.GetKey() {
@@ -464,7 +619,11 @@ func (c *conv) annotations(s *spanv1.DatakitSpan, annos []*v1.PAnnotation) {
 			}
 			continue
 		}
-		s.Tags[annotationName(a.GetKey())] = annotationText(v)
+		text := annotationText(v)
+		if a.GetKey() == annoAPI {
+			c.inlineAPI = text
+		}
+		s.Tags[annotationName(a.GetKey())] = text
 	}
 }
 
@@ -500,11 +659,19 @@ func (c *conv) exception(s *spanv1.DatakitSpan, e *v1.PIntStringValue) {
 	}
 }
 
+// stringField is a string FieldValue and its oneof wrapper in one allocation.
+type stringField struct {
+	v spanv1.FieldValue
+	s spanv1.FieldValue_S
+}
+
 func setField(s *spanv1.DatakitSpan, key, val string) {
 	if s.Fields == nil {
-		s.Fields = map[string]*spanv1.FieldValue{}
+		s.Fields = make(map[string]*spanv1.FieldValue, 2) // error_type, error_message
 	}
-	s.Fields[key] = &spanv1.FieldValue{Kind: &spanv1.FieldValue_S{S: val}}
+	f := &stringField{s: spanv1.FieldValue_S{S: val}}
+	f.v.Kind = &f.s
+	s.Fields[key] = &f.v
 }
 
 // annotationText prints an annotation value the way a person reads it.
@@ -557,13 +724,4 @@ func joinNonEmpty(parts ...string) string {
 		}
 	}
 	return strings.Join(parts[:n], " ")
-}
-
-// jsonString is DataKit's message: the wire struct as JSON.
-func jsonString(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return ""
-	}
-	return string(b)
 }
