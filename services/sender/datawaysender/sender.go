@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -100,7 +101,12 @@ type Sender struct {
 
 	heldMu sync.Mutex
 	held   map[*bus.Msg]struct{}
+
+	partial *partials
 }
+
+// maxPartials bounds the partly delivered messages remembered (see partials).
+const maxPartials = 4096
 
 // Build is the service.Build of the sender (and the sender part of the all-in-one).
 // The aggregator is its own component (started first, stopped last, reloaded on SIGHUP)
@@ -175,7 +181,7 @@ func New(s Settings) (*Sender, error) {
 	return &Sender{
 		s: s, client: s.Client, log: s.Logger.With("component", "sender"), m: newMetrics(s.Registry),
 		opts: dataway.PointOptions{Hostname: s.Hostname, GlobalTags: s.Config.GlobalTags},
-		held: map[*bus.Msg]struct{}{},
+		held: map[*bus.Msg]struct{}{}, partial: newPartials(maxPartials),
 	}, nil
 }
 
@@ -382,7 +388,8 @@ func (sd *Sender) batch(p *pipe) {
 	}
 }
 
-// flush encodes and posts the data of items, then answers every message.
+// flush encodes and posts the data of items, then answers every message. Points of a
+// redelivered message that Dataway accepted before (see partials) are not sent again.
 func (sd *Sender) flush(p *pipe, category string, items []item) {
 	ctx := sd.flushCtx
 	start := time.Now()
@@ -392,23 +399,42 @@ func (sd *Sender) flush(p *pipe, category string, items []item) {
 			failed[i] = true
 		}
 	}
-	bodies, drops, owner, err := sd.encode(ctx, category, items, failAll)
+	done := make([][]bool, len(items))
+	for i, it := range items {
+		if prev := sd.partial.get(partialOf(p, it), it.count()); prev != nil {
+			done[i] = slices.Clone(prev)
+		}
+	}
+	settle := func(r ref) {
+		if done[r.item] == nil {
+			done[r.item] = make([]bool, items[r.item].count())
+		}
+		done[r.item][r.pos] = true
+	}
+	bodies, drops, refs, settled, err := sd.encode(ctx, category, items, done, failAll)
 	if err != nil {
 		sd.log.Error("encode failed; will retry", "category", category, "err", err)
 		failAll()
+		bodies, drops, settled = nil, nil, nil
 	}
-	if len(owner) > 0 {
-		for _, d := range drops {
-			sd.log.Warn("point dropped before sending", "category", category, "reason", d.Reason, "size", d.Size)
-			sd.client.CountDropped(category, d.Reason, 1)
-		}
+	for _, r := range settled {
+		settle(r)
+	}
+	for _, d := range drops {
+		sd.log.Warn("point dropped before sending", "category", category, "reason", d.Reason, "size", d.Size)
+		sd.client.CountDropped(category, d.Reason, 1)
+		settle(refs[d.Index])
+	}
+	if len(bodies) > 0 {
 		results := sd.post(ctx, category, bodies)
 		for _, r := range results {
-			if r.Err == nil || pipeline.IsPermanent(r.Err) {
-				continue
-			}
-			for _, i := range r.Body.Index {
-				failed[owner[i]] = true
+			ok := r.Err == nil || pipeline.IsPermanent(r.Err)
+			for _, k := range r.Body.Index {
+				if ok {
+					settle(refs[k])
+				} else {
+					failed[refs[k].item] = true
+				}
 			}
 		}
 		var nFailed int
@@ -422,16 +448,36 @@ func (sd *Sender) flush(p *pipe, category string, items []item) {
 		}
 	}
 	for i, it := range items {
+		key := partialOf(p, it)
+		switch {
+		case !failed[i]:
+			sd.partial.drop(key)
+		case key.seq != 0 && slices.Contains(done[i], true):
+			sd.partial.put(key, done[i])
+		}
 		sd.answer(p, it.msg, !failed[i], it.msg.NumDelivered)
 	}
 	sd.m.flushes.WithLabelValues(category).Inc()
 	sd.m.flushLatency.WithLabelValues(category).Observe(time.Since(start).Seconds())
 }
 
-// encode turns items into bodies; owner[k] is the item of the k-th point given to the
-// encoder (the bodies' Index). Spans go straight into bodies unless the Router wants this
-// category's points: then they are converted and routed first, as every point is.
-func (sd *Sender) encode(ctx context.Context, category string, items []item, failAll func()) (bodies []*dataway.Body, drops []dataway.Drop, owner []int, err error) {
+// ref is a point's place in a flush: the item (bus message) and its position in it.
+type ref struct{ item, pos int }
+
+func partialOf(p *pipe, it item) partialKey {
+	var seq uint64
+	if it.msg != nil {
+		seq = it.msg.StreamSeq
+	}
+	return partialKey{pipe: p.name, seq: seq}
+}
+
+// encode turns items into bodies, leaving out the points done marks as delivered.
+// refs[k] is the place of the k-th point given to the encoder (the bodies' Index);
+// settled are points the Router took for good. Spans go straight into bodies unless the
+// Router wants this category's points: then they are converted and routed first, as
+// every point is.
+func (sd *Sender) encode(ctx context.Context, category string, items []item, done [][]bool, failAll func()) (bodies []*dataway.Body, drops []dataway.Drop, refs, settled []ref, err error) {
 	route := sd.s.Router != nil && (sd.s.Routes == nil || sd.s.Routes(category))
 	n := 0
 	onlySpans := true
@@ -439,53 +485,75 @@ func (sd *Sender) encode(ctx context.Context, category string, items []item, fai
 		n += it.count()
 		onlySpans = onlySpans && len(it.points) == 0
 	}
-	owner = make([]int, 0, n)
+	refs = make([]ref, 0, n)
+	var skipped int
+	keep := func(i, pos int) bool {
+		if done[i] != nil && done[i][pos] {
+			skipped++
+			return false
+		}
+		refs = append(refs, ref{i, pos})
+		return true
+	}
+	defer func() {
+		if skipped > 0 {
+			sd.m.skipped.WithLabelValues(category).Add(float64(skipped))
+		}
+	}()
 	if !route && onlySpans {
 		spans := make([]*spanv1.DatakitSpan, 0, n)
 		for i, it := range items {
-			for _, s := range it.spans {
-				spans = append(spans, s)
-				owner = append(owner, i)
+			for j, s := range it.spans {
+				if keep(i, j) {
+					spans = append(spans, s)
+				}
 			}
 		}
 		if len(spans) == 0 {
-			return nil, nil, owner, nil
+			return nil, nil, refs, nil, nil
 		}
 		bodies, drops, err = sd.client.Encoder().EncodeSpans(spans, sd.opts)
-		return bodies, drops, owner, err
+		return bodies, drops, refs, nil, err
 	}
 	pts := make([]*pointpb.PBPoint, 0, n)
 	for i, it := range items {
-		for _, s := range it.spans {
-			pts = append(pts, dataway.SpanToPoint(s, sd.opts))
-			owner = append(owner, i)
+		for j, s := range it.spans {
+			if keep(i, j) {
+				pts = append(pts, dataway.SpanToPoint(s, sd.opts))
+			}
 		}
-		for _, pt := range it.points {
-			pts = append(pts, pt)
-			owner = append(owner, i)
+		for j, pt := range it.points {
+			if keep(i, len(it.spans)+j) {
+				pts = append(pts, pt)
+			}
 		}
 	}
 	if route && len(pts) > 0 {
-		idx := make(map[*pointpb.PBPoint]int, len(pts))
-		for i, pt := range pts {
-			idx[pt] = owner[i]
+		idx := make(map[*pointpb.PBPoint]ref, len(pts))
+		for k, pt := range pts {
+			idx[pt] = refs[k]
 		}
 		rest, rerr := sd.s.Router(ctx, category, pts)
 		if rerr != nil && !pipeline.IsPermanent(rerr) {
 			sd.log.Warn("router failed; will retry", "category", category, "err", rerr)
 			failAll()
-			rest = nil
+			return nil, nil, nil, nil, nil
 		}
-		pts, owner = rest, owner[:0]
+		pts, refs = rest, make([]ref, 0, len(rest))
 		for _, pt := range rest {
-			owner = append(owner, idx[pt])
+			refs = append(refs, idx[pt])
+			delete(idx, pt)
+		}
+		// What the Router took and did not give back is delivered (or dropped) by it.
+		for _, r := range idx {
+			settled = append(settled, r)
 		}
 	}
 	if len(pts) == 0 {
-		return nil, nil, owner, nil
+		return nil, nil, refs, settled, nil
 	}
 	bodies, drops, err = sd.client.Encoder().Encode(pts)
-	return bodies, drops, owner, err
+	return bodies, drops, refs, settled, err
 }
 
 func firstErr(rs []dataway.Result) error {
@@ -585,6 +653,7 @@ type metrics struct {
 	flushes      *prometheus.CounterVec
 	flushLatency *prometheus.HistogramVec
 	held         prometheus.Gauge
+	skipped      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -602,6 +671,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		held: telemetry.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tracekit_sender_held_messages", Help: "Bus messages received and not yet answered.",
 		})),
+		skipped: telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tracekit_sender_redelivered_points_skipped_total", Help: "Points of a redelivered message not sent again because Dataway had accepted them before the message was naked.",
+		}, []string{"category"})),
 	}
 }
 
