@@ -77,7 +77,7 @@ func (f *fixture) do(t *testing.T, method, path, contentType string, body []byte
 func sampleTraces() ddwire.Traces {
 	return ddwire.Traces{{
 		{Service: "web", Name: "http.request", Resource: "GET /", TraceID: 1, SpanID: 10, Start: 1_700_000_000_000_000_000, Duration: 1000, Type: "web",
-			Meta: map[string]ddwire.Str{"http.status_code": "200"}, Metrics: map[string]ddwire.Float64{"_sampling_priority_v1": 1}},
+			Meta: ddwire.MetaOf(map[string]ddwire.Str{"http.status_code": "200"}), Metrics: ddwire.MetricsOf(map[string]ddwire.Float64{"_sampling_priority_v1": 1})},
 		{Service: "web", Name: "sql.query", Resource: "SELECT 1", TraceID: 1, SpanID: 11, ParentID: 10, Start: 1_700_000_000_000_000_100, Duration: 100, Type: "sql"},
 	}}
 }

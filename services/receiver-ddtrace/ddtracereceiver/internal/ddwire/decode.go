@@ -60,11 +60,18 @@ func DecodeTraces(body []byte, enc Encoding) (Traces, error) {
 		}
 		return ts, nil
 	}
-	if err := validate(body); err != nil {
-		return nil, fmt.Errorf("decode msgpack traces: %w", err)
-	}
+	// The decoder reads or skips every byte of the payload, so a body it decodes is one
+	// validate passes. Validation, an eighth of the instructions of decode and convert,
+	// is left for bodies that fail (its error is the one reported when it fails too) and
+	// for those with unknown fields (msgp.Skip counts their nesting from the field, not
+	// from the body, so only validate refuses the deepest ones).
 	d := strDecoder{body: string(body)}
 	ts, _, err := d.traces(body)
+	if err != nil || d.skipped {
+		if verr := validate(body); verr != nil {
+			return nil, fmt.Errorf("decode msgpack traces: %w", verr)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("decode msgpack traces: %w", err)
 	}
@@ -165,16 +172,18 @@ func (s *V05Span) resolve(str func(uint64) (Str, error)) (*Span, error) {
 		Type:     get("type", s.Type),
 	}
 	if len(s.Meta) > 0 {
-		sp.Meta = make(map[string]Str, len(s.Meta))
+		meta := make(Meta, 0, len(s.Meta))
 		for _, kv := range s.Meta {
-			sp.Meta[string(get("meta key", Uint64(kv.Key)))] = get("meta value", Uint64(kv.Value))
+			meta = append(meta, KV[Str]{string(get("meta key", Uint64(kv.Key))), get("meta value", Uint64(kv.Value))})
 		}
+		sp.Meta = normalize(meta)
 	}
 	if len(s.Metrics) > 0 {
-		sp.Metrics = make(map[string]Float64, len(s.Metrics))
+		metrics := make(Metrics, 0, len(s.Metrics))
 		for _, kv := range s.Metrics {
-			sp.Metrics[string(get("metrics key", Uint64(kv.Key)))] = Float64(kv.Value)
+			metrics = append(metrics, KV[Float64]{string(get("metrics key", Uint64(kv.Key))), Float64(kv.Value)})
 		}
+		sp.Metrics = normalize(metrics)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -204,22 +213,16 @@ func DecodeV07(body []byte) (Traces, error) {
 			if s == nil {
 				continue
 			}
-			if _, ok := s.Metrics[priorityKey]; ok {
+			if _, ok := s.Metrics.Get(priorityKey); ok {
 				has = true
 			}
-			if p.Env != "" && s.Meta["env"] == "" {
-				if s.Meta == nil {
-					s.Meta = map[string]Str{}
-				}
-				s.Meta["env"] = p.Env
+			if env, _ := s.Meta.Get("env"); p.Env != "" && env == "" {
+				s.Meta.Set("env", p.Env)
 			}
 			tr = append(tr, s)
 		}
 		if !has && len(tr) > 0 && c.Priority != nil && *c.Priority != priorityNone {
-			if tr[0].Metrics == nil {
-				tr[0].Metrics = map[string]Float64{}
-			}
-			tr[0].Metrics[priorityKey] = Float64(*c.Priority)
+			tr[0].Metrics.Set(priorityKey, Float64(*c.Priority))
 		}
 		ts = append(ts, tr)
 	}

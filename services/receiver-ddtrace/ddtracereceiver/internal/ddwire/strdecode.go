@@ -18,9 +18,23 @@ const (
 // strings (service, name, resource, type, meta keys and values, metrics keys), and their
 // allocations were half the cost of a payload. A payload's spans live and die together,
 // so sharing one buffer costs no memory beyond the body.
+//
+// The zero strDecoder copies every string instead: Meta.UnmarshalMsg, which the generated
+// codec calls, reads through it. Meta and metrics entries, and the spans of a trace, are
+// carved from shared arrays, for the same reason as the strings.
+//
+// It needs no validate pass first (see DecodeTraces): it sizes nothing from a header that
+// the bytes left cannot back.
 type strDecoder struct {
-	body string
+	body    string
+	meta    Meta
+	metrics Metrics
+	// skipped tells that an unknown field was skipped.
+	skipped bool
 }
+
+// spanChunk is how many spans the decoder allocates at once.
+const spanChunk = 64
 
 // sub is v, which msgp read from the body just before o, as a substring of d.body.
 func (d *strDecoder) sub(v, o []byte) string {
@@ -30,6 +44,9 @@ func (d *strDecoder) sub(v, o []byte) string {
 
 // readString is msgp.ReadStringBytes.
 func (d *strDecoder) readString(b []byte) (string, []byte, error) {
+	if d.body == "" {
+		return msgp.ReadStringBytes(b)
+	}
 	v, o, err := msgp.ReadStringZC(b)
 	if err != nil {
 		return "", o, err
@@ -41,6 +58,10 @@ func (d *strDecoder) readString(b []byte) (string, []byte, error) {
 func (d *strDecoder) readStr(b []byte) (Str, []byte, error) {
 	if len(b) == 0 {
 		return "", b, msgp.ErrShortBytes
+	}
+	if d.body == "" {
+		v, o, err := readStr(b)
+		return Str(v), o, err
 	}
 	switch t := msgp.NextType(b); t {
 	case msgp.StrType:
@@ -70,6 +91,9 @@ func (d *strDecoder) traces(bts []byte) (z Traces, o []byte, err error) {
 	if n > limitArrays {
 		return nil, bts, msgp.ErrLimitExceeded
 	}
+	if int64(n) > int64(len(bts)) { // every element takes a byte at least
+		return nil, bts, msgp.ErrShortBytes
+	}
 	z = make(Traces, n)
 	for i := range z {
 		var m uint32
@@ -80,7 +104,11 @@ func (d *strDecoder) traces(bts []byte) (z Traces, o []byte, err error) {
 		if m > limitArrays {
 			return z, bts, msgp.ErrLimitExceeded
 		}
+		if int64(m) > int64(len(bts)) {
+			return z, bts, msgp.ErrShortBytes
+		}
 		z[i] = make(Trace, m)
+		var spans []Span // the trace's spans, allocated a few at a time
 		for j := range z[i] {
 			if msgp.IsNil(bts) {
 				if bts, err = msgp.ReadNilBytes(bts); err != nil {
@@ -88,7 +116,13 @@ func (d *strDecoder) traces(bts []byte) (z Traces, o []byte, err error) {
 				}
 				continue
 			}
-			z[i][j] = new(Span)
+			if len(spans) == 0 {
+				// Never more than the spans left, nor so many that an array of nils
+				// followed by one span allocates a span for every nil.
+				spans = make([]Span, min(len(z[i])-j, spanChunk))
+			}
+			z[i][j] = &spans[0]
+			spans = spans[1:]
 			if bts, err = d.span(z[i][j], bts); err != nil {
 				return z, bts, msgp.WrapError(err, i, j)
 			}
@@ -151,70 +185,19 @@ func (d *strDecoder) span(z *Span, bts []byte) (o []byte, err error) {
 				return bts, msgp.WrapError(err, "Error")
 			}
 		case "meta":
-			if msgp.IsNil(bts) {
-				bts = bts[1:]
-				z.Meta = nil
-				continue
-			}
-			var m uint32
-			m, bts, err = msgp.ReadMapHeaderBytes(bts)
-			if err != nil {
-				return bts, msgp.WrapError(err, "Meta")
-			}
-			if m > limitMaps {
-				return bts, msgp.ErrLimitExceeded
-			}
-			if z.Meta == nil {
-				z.Meta = make(map[string]Str, m)
-			} else {
-				clear(z.Meta)
-			}
-			for ; m > 0; m-- {
-				var k string
-				var v Str
-				if k, bts, err = d.readString(bts); err != nil {
-					return bts, msgp.WrapError(err, "Meta")
-				}
-				if v, bts, err = d.readStr(bts); err != nil {
-					return bts, msgp.WrapError(err, "Meta", k)
-				}
-				z.Meta[k] = v
+			if z.Meta, bts, err = readKVs(d, &d.meta, bts, readStrValue, "Meta"); err != nil {
+				return bts, err
 			}
 		case "metrics":
-			if msgp.IsNil(bts) {
-				bts = bts[1:]
-				z.Metrics = nil
-				continue
-			}
-			var m uint32
-			m, bts, err = msgp.ReadMapHeaderBytes(bts)
-			if err != nil {
-				return bts, msgp.WrapError(err, "Metrics")
-			}
-			if m > limitMaps {
-				return bts, msgp.ErrLimitExceeded
-			}
-			if z.Metrics == nil {
-				z.Metrics = make(map[string]Float64, m)
-			} else {
-				clear(z.Metrics)
-			}
-			for ; m > 0; m-- {
-				var k string
-				var v Float64
-				if k, bts, err = d.readString(bts); err != nil {
-					return bts, msgp.WrapError(err, "Metrics")
-				}
-				if bts, err = v.UnmarshalMsg(bts); err != nil {
-					return bts, msgp.WrapError(err, "Metrics", k)
-				}
-				z.Metrics[k] = v
+			if z.Metrics, bts, err = readKVs(d, &d.metrics, bts, readFloatValue, "Metrics"); err != nil {
+				return bts, err
 			}
 		case "type":
 			if z.Type, bts, err = d.readStr(bts); err != nil {
 				return bts, msgp.WrapError(err, "Type")
 			}
 		default:
+			d.skipped = true
 			if bts, err = msgp.Skip(bts); err != nil {
 				return bts, msgp.WrapError(err)
 			}

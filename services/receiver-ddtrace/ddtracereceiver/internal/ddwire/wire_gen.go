@@ -81,33 +81,17 @@ func (z *Span) MarshalMsg(b []byte) (o []byte, err error) {
 	}
 	// string "meta"
 	o = append(o, 0xa4, 0x6d, 0x65, 0x74, 0x61)
-	if z.Meta == nil { // allownil: if nil
-		o = msgp.AppendNil(o)
-	} else {
-		o = msgp.AppendMapHeader(o, uint32(len(z.Meta)))
-		for za0001, za0002 := range z.Meta {
-			o = msgp.AppendString(o, za0001)
-			o, err = za0002.MarshalMsg(o)
-			if err != nil {
-				err = msgp.WrapError(err, "Meta", za0001)
-				return
-			}
-		}
+	o, err = z.Meta.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "Meta")
+		return
 	}
 	// string "metrics"
 	o = append(o, 0xa7, 0x6d, 0x65, 0x74, 0x72, 0x69, 0x63, 0x73)
-	if z.Metrics == nil { // allownil: if nil
-		o = msgp.AppendNil(o)
-	} else {
-		o = msgp.AppendMapHeader(o, uint32(len(z.Metrics)))
-		for za0003, za0004 := range z.Metrics {
-			o = msgp.AppendString(o, za0003)
-			o, err = za0004.MarshalMsg(o)
-			if err != nil {
-				err = msgp.WrapError(err, "Metrics", za0003)
-				return
-			}
-		}
+	o, err = z.Metrics.MarshalMsg(o)
+	if err != nil {
+		err = msgp.WrapError(err, "Metrics")
+		return
 	}
 	// string "type"
 	o = append(o, 0xa4, 0x74, 0x79, 0x70, 0x65)
@@ -196,78 +180,16 @@ func (z *Span) UnmarshalMsg(bts []byte) (o []byte, err error) {
 				return
 			}
 		case "meta":
-			if msgp.IsNil(bts) {
-				bts = bts[1:]
-				z.Meta = nil
-			} else {
-				var zb0002 uint32
-				zb0002, bts, err = msgp.ReadMapHeaderBytes(bts)
-				if err != nil {
-					err = msgp.WrapError(err, "Meta")
-					return
-				}
-				if zb0002 > z5817a858limitMaps {
-					err = msgp.ErrLimitExceeded
-					return
-				}
-				if z.Meta == nil {
-					z.Meta = make(map[string]Str, zb0002)
-				} else if len(z.Meta) > 0 {
-					clear(z.Meta)
-				}
-				for zb0002 > 0 {
-					var za0002 Str
-					zb0002--
-					var za0001 string
-					za0001, bts, err = msgp.ReadStringBytes(bts)
-					if err != nil {
-						err = msgp.WrapError(err, "Meta")
-						return
-					}
-					bts, err = za0002.UnmarshalMsg(bts)
-					if err != nil {
-						err = msgp.WrapError(err, "Meta", za0001)
-						return
-					}
-					z.Meta[za0001] = za0002
-				}
+			bts, err = z.Meta.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Meta")
+				return
 			}
 		case "metrics":
-			if msgp.IsNil(bts) {
-				bts = bts[1:]
-				z.Metrics = nil
-			} else {
-				var zb0003 uint32
-				zb0003, bts, err = msgp.ReadMapHeaderBytes(bts)
-				if err != nil {
-					err = msgp.WrapError(err, "Metrics")
-					return
-				}
-				if zb0003 > z5817a858limitMaps {
-					err = msgp.ErrLimitExceeded
-					return
-				}
-				if z.Metrics == nil {
-					z.Metrics = make(map[string]Float64, zb0003)
-				} else if len(z.Metrics) > 0 {
-					clear(z.Metrics)
-				}
-				for zb0003 > 0 {
-					var za0004 Float64
-					zb0003--
-					var za0003 string
-					za0003, bts, err = msgp.ReadStringBytes(bts)
-					if err != nil {
-						err = msgp.WrapError(err, "Metrics")
-						return
-					}
-					bts, err = za0004.UnmarshalMsg(bts)
-					if err != nil {
-						err = msgp.WrapError(err, "Metrics", za0003)
-						return
-					}
-					z.Metrics[za0003] = za0004
-				}
+			bts, err = z.Metrics.UnmarshalMsg(bts)
+			if err != nil {
+				err = msgp.WrapError(err, "Metrics")
+				return
 			}
 		case "type":
 			bts, err = z.Type.UnmarshalMsg(bts)
@@ -289,21 +211,7 @@ func (z *Span) UnmarshalMsg(bts []byte) (o []byte, err error) {
 
 // Msgsize returns an upper bound estimate of the number of bytes occupied by the serialized message
 func (z *Span) Msgsize() (s int) {
-	s = 1 + 8 + z.Service.Msgsize() + 5 + z.Name.Msgsize() + 9 + z.Resource.Msgsize() + 9 + z.TraceID.Msgsize() + 8 + z.SpanID.Msgsize() + 10 + z.ParentID.Msgsize() + 6 + z.Start.Msgsize() + 9 + z.Duration.Msgsize() + 6 + z.Error.Msgsize() + 5 + msgp.MapHeaderSize
-	if z.Meta != nil {
-		for za0001, za0002 := range z.Meta {
-			_ = za0002
-			s += msgp.StringPrefixSize + len(za0001) + za0002.Msgsize()
-		}
-	}
-	s += 8 + msgp.MapHeaderSize
-	if z.Metrics != nil {
-		for za0003, za0004 := range z.Metrics {
-			_ = za0004
-			s += msgp.StringPrefixSize + len(za0003) + za0004.Msgsize()
-		}
-	}
-	s += 5 + z.Type.Msgsize()
+	s = 1 + 8 + z.Service.Msgsize() + 5 + z.Name.Msgsize() + 9 + z.Resource.Msgsize() + 9 + z.TraceID.Msgsize() + 8 + z.SpanID.Msgsize() + 10 + z.ParentID.Msgsize() + 6 + z.Start.Msgsize() + 9 + z.Duration.Msgsize() + 6 + z.Error.Msgsize() + 5 + z.Meta.Msgsize() + 8 + z.Metrics.Msgsize() + 5 + z.Type.Msgsize()
 	return
 }
 

@@ -25,17 +25,27 @@ func benchPayload(nTraces, spansPerTrace int) ddwire.Traces {
 				Service: "shop", Name: "http.request", Resource: ddwire.Str("GET /api/v1/cart/" + strconv.Itoa(j)), Type: "web",
 				TraceID: ddwire.Uint64(1<<62 + i), SpanID: ddwire.Uint64(i*1000 + j + 1), ParentID: parent,
 				Start: ddwire.Int64(t0 + int64(j)*1000), Duration: 12345,
-				Meta: map[string]ddwire.Str{
-					"http.url": "http://shop.local/api/v1/cart", "http.method": "GET", "http.status_code": "200",
-					"span.kind": "server", "env": "prod", "component": "net/http", "language": "go",
-					"_dd.p.dm": "-1", "network.client.ip": "10.1.2.3", "http.useragent": "Mozilla/5.0",
-				},
-				Metrics: map[string]ddwire.Float64{"_sampling_priority_v1": 1, "_dd.top_level": 1, "process_id": 4242},
+				// Not in key order, as a tracer writes its Go map: the decoder sorts.
+				Meta: unsortedMeta(
+					"http.url", "http://shop.local/api/v1/cart", "http.method", "GET", "http.status_code", "200",
+					"span.kind", "server", "env", "prod", "component", "net/http", "language", "go",
+					"_dd.p.dm", "-1", "network.client.ip", "10.1.2.3", "http.useragent", "Mozilla/5.0",
+				),
+				Metrics: ddwire.Metrics{{Key: "_sampling_priority_v1", Value: 1}, {Key: "_dd.top_level", Value: 1}, {Key: "process_id", Value: 4242}},
 			})
 		}
 		ts = append(ts, tr)
 	}
 	return ts
+}
+
+// unsortedMeta is key, value, ... in this order (MarshalMsg writes entries as they are).
+func unsortedMeta(kv ...string) ddwire.Meta {
+	m := make(ddwire.Meta, 0, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		m = append(m, ddwire.KV[ddwire.Str]{Key: kv[i], Value: ddwire.Str(kv[i+1])})
+	}
+	return m
 }
 
 func BenchmarkDecodeConvertV04(b *testing.B) {

@@ -21,31 +21,31 @@ func webSQL() ddwire.Traces {
 		{
 			Service: "shop", Name: "http.request", Resource: "GET /cart", Type: "web",
 			TraceID: 6917529027641081856, SpanID: 100, ParentID: 0, Start: ddwire.Int64(t0), Duration: 5_000_000,
-			Meta: map[string]ddwire.Str{
+			Meta: ddwire.MetaOf(map[string]ddwire.Str{
 				"_dd.p.tid": "6650a41a00000000", "_dd.p.dm": "-0", "runtime-id": "3f1b-rt", "env": "prod",
 				"version": "1.2.3", "language": "go", "http.url": "http://shop/cart?x=1", "http.method": "GET",
 				"http.status_code": "200", "span.kind": "server", "http.route": "/cart", "component": "net/http",
-			},
-			Metrics: map[string]ddwire.Float64{"_sampling_priority_v1": f(1), "_dd.top_level": f(1), "process_id": f(4242), "_dd.agent_psr": f(1)},
+			}),
+			Metrics: ddwire.MetricsOf(map[string]ddwire.Float64{"_sampling_priority_v1": f(1), "_dd.top_level": f(1), "process_id": f(4242), "_dd.agent_psr": f(1)}),
 		},
 		{
 			Service: "shop-mysql", Name: "mysql.query", Resource: "SELECT *\nFROM carts\nWHERE id = ?", Type: "sql",
 			TraceID: 6917529027641081856, SpanID: 101, ParentID: 100, Start: ddwire.Int64(t0 + 1_000_000), Duration: 2_000_000,
-			Meta: map[string]ddwire.Str{
+			Meta: ddwire.MetaOf(map[string]ddwire.Str{
 				"db.type": "mysql", "peer.hostname": "db.local", "db.instance": "shop", "out.host": "db.local",
 				"db.operation": "SELECT", "span.kind": "client", "component": "database/sql", "env": "prod",
-			},
-			Metrics: map[string]ddwire.Float64{"_dd.measured": f(1), "db.row_count": f(3)},
+			}),
+			Metrics: ddwire.MetricsOf(map[string]ddwire.Float64{"_dd.measured": f(1), "db.row_count": f(3)}),
 		},
 		{
 			Service: "shop", Name: "grpc.client", Resource: "/inventory.Stock/Get", Type: "rpc",
 			TraceID: 6917529027641081856, SpanID: 102, ParentID: 100, Start: ddwire.Int64(t0 + 3_000_000), Duration: 1_000_000,
-			Meta: map[string]ddwire.Str{"span.kind": "client", "rpc.service": "inventory.Stock"},
+			Meta: ddwire.MetaOf(map[string]ddwire.Str{"span.kind": "client", "rpc.service": "inventory.Stock"}),
 		},
 		{
 			Service: "inventory", Name: "grpc.server", Resource: "/inventory.Stock/Get", Type: "rpc",
 			TraceID: 6917529027641081856, SpanID: 103, ParentID: 102, Start: ddwire.Int64(t0 + 3_100_000), Duration: 800_000,
-			Meta: map[string]ddwire.Str{"span.kind": "server", "host": "inv-1", "project": "retail"},
+			Meta: ddwire.MetaOf(map[string]ddwire.Str{"span.kind": "server", "host": "inv-1", "project": "retail"}),
 		},
 	}}
 }
@@ -57,17 +57,17 @@ func errors404() ddwire.Traces {
 		{{
 			Service: "shop", Name: "checkout", Resource: "Checkout", Type: "custom",
 			TraceID: 42, SpanID: 1, Start: ddwire.Int64(t0), Duration: 1_000, Error: 1,
-			Meta: map[string]ddwire.Str{
+			Meta: ddwire.MetaOf(map[string]ddwire.Str{
 				"error.message": "card declined", "error.type": "*errors.errorString",
 				"error.stack": ddwire.Str("goroutine 1 [running]:\n" + strings.Repeat("main.checkout()\n\t/src/main.go:42 +0x1d\n", 40)),
-			},
-			Metrics: map[string]ddwire.Float64{"_sampling_priority_v1": f(1)},
+			}),
+			Metrics: ddwire.MetricsOf(map[string]ddwire.Float64{"_sampling_priority_v1": f(1)}),
 		}},
 		{{
 			Service: "shop", Name: "http.request", Resource: "GET /missing", Type: "web",
 			TraceID: 43, SpanID: 2, Start: ddwire.Int64(t0), Duration: 2_000,
-			Meta:    map[string]ddwire.Str{"http.status_code": "404", "http.method": "GET", "http.url": "/missing"},
-			Metrics: map[string]ddwire.Float64{"_sampling_priority_v1": f(1)},
+			Meta:    ddwire.MetaOf(map[string]ddwire.Str{"http.status_code": "404", "http.method": "GET", "http.url": "/missing"}),
+			Metrics: ddwire.MetricsOf(map[string]ddwire.Float64{"_sampling_priority_v1": f(1)}),
 		}},
 	}
 }
@@ -78,7 +78,7 @@ func priorities() ddwire.Traces {
 	for i, p := range []float64{2, -1, 0, 3, -3} {
 		ts = append(ts, ddwire.Trace{{
 			Service: "svc", Name: "op", Resource: "res", TraceID: ddwire.Uint64(1000 + i), SpanID: ddwire.Uint64(2000 + i),
-			Start: ddwire.Int64(t0), Duration: 10, Metrics: map[string]ddwire.Float64{"_sampling_priority_v1": f(p)},
+			Start: ddwire.Int64(t0), Duration: 10, Metrics: ddwire.MetricsOf(map[string]ddwire.Float64{"_sampling_priority_v1": f(p)}),
 		}, {
 			Service: "svc", Name: "child", Resource: "res", TraceID: ddwire.Uint64(1000 + i), SpanID: ddwire.Uint64(3000 + i),
 			ParentID: ddwire.Uint64(2000 + i), Start: ddwire.Int64(t0 + 1), Duration: 5,
@@ -92,10 +92,10 @@ func customerTags() ddwire.Traces {
 	return ddwire.Traces{{{
 		Service: "api", Name: "web.request", Resource: "POST /order", Type: "http",
 		TraceID: 77, SpanID: 0xabc, ParentID: 0x12, Start: ddwire.Int64(t0), Duration: 3_000,
-		Meta: map[string]ddwire.Str{
+		Meta: ddwire.MetaOf(map[string]ddwire.Str{
 			"order.id": "o-1", "user.name": "ann", "user.tier": "gold", "other": "stays in message",
 			"big.blob": ddwire.Str(strings.Repeat("x", 1025)), "host": "api-1",
-		},
+		}),
 	}}}
 }
 
@@ -106,7 +106,7 @@ func chunksV07() ddwire.TracerPayload {
 		LanguageName: "go", TracerVersion: "v2.12.0", Env: "staging", Hostname: "h1",
 		Chunks: []*ddwire.TraceChunk{
 			{Priority: &keep, Spans: []*ddwire.Span{{Service: "a", Name: "root", Resource: "r", TraceID: 9, SpanID: 1, Start: ddwire.Int64(t0), Duration: 7, Type: "web"}}},
-			{Priority: &reject, Spans: []*ddwire.Span{{Service: "a", Name: "root", Resource: "r", TraceID: 10, SpanID: 2, Start: ddwire.Int64(t0), Duration: 7, Meta: map[string]ddwire.Str{"env": "prod"}}}},
+			{Priority: &reject, Spans: []*ddwire.Span{{Service: "a", Name: "root", Resource: "r", TraceID: 10, SpanID: 2, Start: ddwire.Int64(t0), Duration: 7, Meta: ddwire.MetaOf(map[string]ddwire.Str{"env": "prod"})}}},
 			{Spans: []*ddwire.Span{{Service: "a", Name: "nopriority", Resource: "r", TraceID: 11, SpanID: 3, Start: ddwire.Int64(t0), Duration: 7}}},
 		},
 	}

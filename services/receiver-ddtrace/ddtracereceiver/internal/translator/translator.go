@@ -58,10 +58,15 @@ var promoted = map[string]string{
 	"out.host":          "out_host",
 }
 
-// priorityTags is DataKit's DDPriorityMap: the sampling_rate tag of kept traces.
-var priorityTags = map[int32]string{
-	1: "sampler_keep",
-	2: "user_keep",
+// priorityTag is DataKit's DDPriorityMap: the sampling_rate tag of kept traces.
+func priorityTag(p int32) string {
+	switch p {
+	case 1:
+		return "sampler_keep"
+	case 2:
+		return "user_keep"
+	}
+	return ""
 }
 
 // Options are the [[inputs.ddtrace]] settings the conversion depends on.
@@ -85,6 +90,13 @@ type Translator struct {
 	opts     Options
 	spanBase int
 	custom   spanmodel.KeyMatcher
+	// keys are the tag keys of the meta keys that always leave the message: promoted,
+	// then the plain customer_tags (one lookup a meta key instead of two).
+	keys map[string]string
+	// patterns tells whether customer_tags has reg: entries, matched after keys.
+	patterns bool
+	// inputTags is how many [inputs.ddtrace.tags] may land in a span's tags.
+	inputTags int
 }
 
 // New compiles the options.
@@ -96,6 +108,25 @@ func New(o Options) (*Translator, error) {
 	var err error
 	if t.custom, err = spanmodel.CompileKeyMatcher(o.CustomerTags); err != nil {
 		return nil, err
+	}
+	t.keys = make(map[string]string, len(promoted)+len(t.custom.Keys()))
+	for k, v := range promoted {
+		t.keys[k] = v
+	}
+	for _, k := range t.custom.Keys() {
+		if _, ok := t.keys[k]; !ok {
+			t.keys[k] = spanmodel.TagKey(k)
+		}
+	}
+	for _, e := range o.CustomerTags {
+		t.patterns = t.patterns || strings.HasPrefix(e, "reg:")
+	}
+	for k := range o.Tags {
+		switch k {
+		case "env", "project", "version", "service", "source", "operation", "span_type", "source_type", "status":
+		default:
+			t.inputTags++
+		}
 	}
 	return t, nil
 }
@@ -111,7 +142,11 @@ func (t *Translator) Convert(traces ddwire.Traces, remoteIP string) []*spanv1.Da
 	if n == 0 {
 		return nil
 	}
+	c := newConversion(n)
+	defer c.release()
 	spans := make([]*spanv1.DatakitSpan, 0, n)
+	// One array for the payload's spans: they live and die together (the batch).
+	block := make([]spanv1.DatakitSpan, n)
 	for _, tr := range traces {
 		first := firstSpan(tr)
 		if first == nil {
@@ -120,10 +155,13 @@ func (t *Translator) Convert(traces ddwire.Traces, remoteIP string) []*spanv1.Da
 		traceID := t.traceID(tr, first)
 		for _, s := range tr {
 			if s != nil {
-				spans = append(spans, t.span(s, traceID, remoteIP))
+				ds := &block[len(spans)]
+				t.span(c, ds, s, traceID, remoteIP)
+				spans = append(spans, ds)
 			}
 		}
 	}
+	c.flush()
 	spanmodel.AssignSpanTypes(spans, true)
 	return spanmodel.GroupByTrace(spans)
 }
@@ -149,7 +187,7 @@ func (t *Translator) traceID(tr ddwire.Trace, first *ddwire.Span) string {
 			if s == nil {
 				continue
 			}
-			if high, ok := s.Meta[keyTraceHigh]; ok && isHex16(string(high)) {
+			if high, ok := s.Meta.Get(keyTraceHigh); ok && isHex16(string(high)) {
 				return pad16(string(high)) + lowHex(low)
 			}
 		}
@@ -186,45 +224,90 @@ func lowHex(v uint64) string {
 	return spanmodel.FormatSpanIDByBase(v, 16)
 }
 
-func (t *Translator) span(s *ddwire.Span, traceID, remoteIP string) *spanv1.DatakitSpan {
-	ds := &spanv1.DatakitSpan{
-		TraceId:       traceID,
-		SpanId:        spanmodel.FormatSpanIDByBase(uint64(s.SpanID), t.spanBase),
-		ParentId:      spanmodel.FormatSpanIDByBase(uint64(s.ParentID), t.spanBase),
-		Service:       string(s.Service),
-		Resource:      strings.ReplaceAll(string(s.Resource), "\n", " "),
-		Operation:     string(s.Name),
-		Source:        Source,
-		SourceType:    spanmodel.SourceTypeOf(string(s.Type)),
-		StartUnixNano: int64(s.Start),
-		DurationNano:  int64(s.Duration),
-		Status:        spanmodel.StatusOK,
-		Tags:          make(map[string]string, len(s.Meta)+4),
-	}
+// promotion is a meta entry that leaves the message, and the tag key it becomes.
+type promotion struct {
+	i   int
+	key string
+}
+
+func (t *Translator) span(c *conversion, ds *spanv1.DatakitSpan, s *ddwire.Span, traceID, remoteIP string) {
+	ds.TraceId = traceID
+	c.id(&ds.SpanId, uint64(s.SpanID), t.spanBase)
+	c.id(&ds.ParentId, uint64(s.ParentID), t.spanBase)
+	ds.Service = string(s.Service)
+	ds.Resource = strings.ReplaceAll(string(s.Resource), "\n", " ")
+	ds.Operation = string(s.Name)
+	ds.Source = Source
+	ds.SourceType = spanmodel.SourceTypeOf(string(s.Type))
+	ds.StartUnixNano = int64(s.Start)
+	ds.DurationNano = int64(s.Duration)
+	ds.Status = spanmodel.StatusOK
 	if s.Error != 0 {
 		ds.Status = spanmodel.StatusError
 	}
-	// taken are the meta keys that left the message; a span promotes few, so a small
-	// array beats a copy of the meta map.
-	var takenBuf [16]string
-	taken := takenBuf[:0]
-	if rid, ok := s.Meta[keyRuntimeID]; ok {
-		ds.Tags["runtime_id"] = string(rid)
-		ds.Tags[keyRuntimeID] = string(rid)
-		taken = append(taken, keyRuntimeID)
-	}
-	if _, ok := s.Meta[keyDBType]; ok {
-		if h := s.Meta[keyPeerHost]; h != "" {
-			ds.Tags["db_host"] = string(h)
-		}
-	}
-	for k, v := range s.Meta {
-		key, ok := t.promote(k)
+	meta := s.Meta
+	// taken are the meta entries that left the message.
+	var taken takenSet
+	taken.init(len(meta))
+	// The promotions are found first so the tag map is made at its final size: a map
+	// sized for every meta entry is a big one (several allocations) where a span's tags
+	// mostly fit a small one.
+	var promBuf [16]promotion
+	proms := promBuf[:0]
+	nTags := 0
+	for i, e := range meta {
+		key, ok := t.promote(c, e.Key)
 		if !ok {
 			continue
 		}
-		taken = append(taken, k)
-		t.setPromoted(ds, key, string(v))
+		proms = append(proms, promotion{i, key})
+		if len(e.Value) > maxTagValue {
+			continue
+		}
+		switch key {
+		case "env", "project", "version":
+		case "http_status_code":
+			nTags += 2 // and its class
+		default:
+			nTags++
+		}
+	}
+	ridAt, hasRID := meta.Index(keyRuntimeID)
+	if hasRID {
+		nTags += 2
+	}
+	var dbHost ddwire.Str
+	if _, ok := meta.Get(keyDBType); ok {
+		dbHost, _ = meta.Get(keyPeerHost)
+	}
+	if dbHost != "" {
+		nTags++
+	}
+	if remoteIP != "" {
+		nTags++
+	}
+	p, hasPrio := s.Metrics.Get(keyPriority)
+	var prio int32
+	var prioTag string
+	if hasPrio {
+		prio = int32(p)
+		if prioTag = priorityTag(prio); prioTag != "" {
+			nTags++
+		}
+	}
+	ds.Tags = make(map[string]string, nTags+t.inputTags)
+	if hasRID {
+		rid := string(meta[ridAt].Value)
+		ds.Tags["runtime_id"] = rid
+		ds.Tags[keyRuntimeID] = rid
+		taken.add(ridAt)
+	}
+	if dbHost != "" {
+		ds.Tags["db_host"] = string(dbHost)
+	}
+	for _, pr := range proms {
+		taken.add(pr.i)
+		t.setPromoted(ds, pr.key, string(meta[pr.i].Value))
 	}
 	if code := ds.Tags["http_status_code"]; code != "" {
 		if class := spanmodel.HTTPStatusClass(code); class != "" {
@@ -234,27 +317,25 @@ func (t *Translator) span(s *ddwire.Span, traceID, remoteIP string) *spanv1.Data
 	if remoteIP != "" {
 		ds.Tags["remote_ip"] = remoteIP
 	}
-	if p, ok := s.Metrics[keyPriority]; ok {
-		prio := int32(p)
-		ds.SamplingPriority = &prio
-		if tag, ok := priorityTags[prio]; ok {
-			ds.Tags["sampling_rate"] = tag
+	if hasPrio {
+		ds.SamplingPriority = c.priority(prio)
+		if prioTag != "" {
+			ds.Tags["sampling_rate"] = prioTag
 		}
 	}
 	t.addInputTags(ds)
 	if !t.opts.DelMessage {
-		ds.Message = message(s, taken)
+		c.message(ds, s, &taken)
 	}
-	return ds
 }
 
 // promote reports the tag key of a meta key that leaves the message.
-func (t *Translator) promote(k string) (string, bool) {
-	if key, ok := promoted[k]; ok {
+func (t *Translator) promote(c *conversion, k string) (string, bool) {
+	if key, ok := t.keys[k]; ok {
 		return key, true
 	}
-	if t.custom.Match(k) {
-		return spanmodel.TagKey(k), true
+	if t.patterns && t.custom.Match(k) {
+		return c.tagKeys.Key(k), true
 	}
 	return "", false
 }

@@ -3,6 +3,7 @@ package translator
 import (
 	"encoding/json"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -26,7 +27,7 @@ func convertOne(t *testing.T, o Options, spans ...*ddwire.Span) []*spanv1.Dataki
 
 func TestTraceIDFormats(t *testing.T) {
 	withTID := func(tid string) *ddwire.Span {
-		return &ddwire.Span{TraceID: 0xff, SpanID: 0x10, ParentID: 0x1, Meta: map[string]ddwire.Str{"_dd.p.tid": ddwire.Str(tid)}}
+		return &ddwire.Span{TraceID: 0xff, SpanID: 0x10, ParentID: 0x1, Meta: ddwire.MetaOf(map[string]ddwire.Str{"_dd.p.tid": ddwire.Str(tid)})}
 	}
 	tests := []struct {
 		name              string
@@ -57,7 +58,7 @@ func TestTraceIDFormats(t *testing.T) {
 func TestTraceIDFromFirstSpanAppliesToTheChunk(t *testing.T) {
 	spans := convertOne(t, Options{Trace128BitID: true},
 		&ddwire.Span{TraceID: 1, SpanID: 1},
-		&ddwire.Span{TraceID: 1, SpanID: 2, ParentID: 1, Meta: map[string]ddwire.Str{"_dd.p.tid": "1"}},
+		&ddwire.Span{TraceID: 1, SpanID: 2, ParentID: 1, Meta: ddwire.MetaOf(map[string]ddwire.Str{"_dd.p.tid": "1"})},
 	)
 	require.Len(t, spans, 2)
 	assert.Equal(t, "00000000000000010000000000000001", spans[0].TraceId)
@@ -79,7 +80,7 @@ func TestSamplingPriority(t *testing.T) {
 		{map[string]ddwire.Float64{"_sampling_priority_v1": 3}, ptr(int32(3)), ""},
 	}
 	for _, tt := range tests {
-		s := convertOne(t, Options{}, &ddwire.Span{TraceID: 1, SpanID: 1, Metrics: tt.metrics})[0]
+		s := convertOne(t, Options{}, &ddwire.Span{TraceID: 1, SpanID: 1, Metrics: ddwire.MetricsOf(tt.metrics)})[0]
 		if tt.want == nil {
 			assert.Nil(t, s.SamplingPriority)
 		} else {
@@ -94,10 +95,10 @@ func TestMetaPromotion(t *testing.T) {
 	long := strings.Repeat("y", 1025)
 	exact := strings.Repeat("z", 1024)
 	s := convertOne(t, Options{CustomerTags: []string{"a.b", "reg:^k8s\\.", "exact"}},
-		&ddwire.Span{TraceID: 1, SpanID: 1, Error: 2, Resource: "a\nb", Type: "Redis", Meta: map[string]ddwire.Str{
+		&ddwire.Span{TraceID: 1, SpanID: 1, Error: 2, Resource: "a\nb", Type: "Redis", Meta: ddwire.MetaOf(map[string]ddwire.Str{
 			"a.b": "1", "k8s.pod": "p", "kafka.topic": "t", "error.stack": ddwire.Str(long), "exact": ddwire.Str(exact),
 			"db.type": "redis", "http.status_code": "abc", "system.pid": "9", "env": "e", "dd.env": "de",
-		}})[0]
+		})})[0]
 	assert.Equal(t, "1", s.Tags["a_b"])
 	assert.Equal(t, "p", s.Tags["k8s_pod"])
 	assert.NotContains(t, s.Tags, "kafka_topic", "not listed: stays in the message")
@@ -116,9 +117,68 @@ func TestMetaPromotion(t *testing.T) {
 	assert.Equal(t, "cache", s.SourceType, "case-insensitive type map")
 }
 
+// A meta key taken twice (runtime-id is always taken, here also a customer tag) must not
+// push a key that stays out of the message: the message counted taken keys, not entries.
+func TestMessageKeepsMetaWhenAKeyIsTakenTwice(t *testing.T) {
+	s := convertOne(t, Options{CustomerTags: []string{"runtime-id"}},
+		&ddwire.Span{TraceID: 1, SpanID: 1, Meta: ddwire.MetaOf(map[string]ddwire.Str{"runtime-id": "r", "stays": "1"})})[0]
+	assert.Equal(t, "r", s.Tags["runtime_id"])
+	assert.Equal(t, "r", s.Tags["runtime-id"])
+	assert.Contains(t, s.Message, `"meta":{"stays":"1"}`)
+}
+
+// Two meta keys with one tag key resolve the same way every time (in key order: the
+// last key wins), where a Go map's order made it random.
+func TestPromotionCollisionIsDeterministic(t *testing.T) {
+	for range 20 {
+		s := convertOne(t, Options{CustomerTags: []string{"reg:^a"}},
+			&ddwire.Span{TraceID: 1, SpanID: 1, Meta: ddwire.MetaOf(map[string]ddwire.Str{
+				"error.message": "from message", "error.msg": "from msg", "a.b": "dot", "a_b": "underscore",
+			})})[0]
+		assert.Equal(t, "from msg", s.Tags["error_message"])
+		assert.Equal(t, "underscore", s.Tags["a_b"])
+	}
+}
+
+// Every span of a payload gets its own strings and priority although they are cut from
+// shared buffers, also past the flush threshold and across payloads (pooled buffers).
+func TestSharedBuffersKeepEverySpansStrings(t *testing.T) {
+	tr, err := New(Options{})
+	require.NoError(t, err)
+	check := func(round int, spans []*spanv1.DatakitSpan) {
+		t.Helper()
+		require.Len(t, spans, 200)
+		for i, s := range spans {
+			assert.Equal(t, strconv.Itoa(round*1000+i+1), s.SpanId)
+			assert.Equal(t, strconv.Itoa(round*1000+i), s.ParentId)
+			assert.Equal(t, int32((i+round)%3), s.GetSamplingPriority())
+			var m struct{ Resource string }
+			require.NoError(t, json.Unmarshal([]byte(s.Message), &m), s.Message)
+			assert.Equal(t, strings.Repeat(string(rune('a'+round)), i), m.Resource)
+		}
+	}
+	var rounds [][]*spanv1.DatakitSpan
+	for round := range 3 {
+		var trace ddwire.Trace
+		for i := range 200 {
+			trace = append(trace, &ddwire.Span{
+				TraceID: 7, SpanID: ddwire.Uint64(round*1000 + i + 1), ParentID: ddwire.Uint64(round*1000 + i),
+				Resource: ddwire.Str(strings.Repeat(string(rune('a'+round)), i)),
+				Metrics:  ddwire.MetricsOf(map[string]ddwire.Float64{"_sampling_priority_v1": ddwire.Float64((i + round) % 3)}),
+			})
+		}
+		got := tr.Convert(ddwire.Traces{trace}, "")
+		require.Len(t, got, 1)
+		rounds = append(rounds, got[0].Spans)
+	}
+	for round, spans := range rounds {
+		check(round, spans) // after the later payloads reused the pooled buffers
+	}
+}
+
 func TestDelMessageAndInputTags(t *testing.T) {
 	s := convertOne(t, Options{DelMessage: true, Tags: map[string]string{"a": "input", "project": "p", "status": "x"}},
-		&ddwire.Span{TraceID: 1, SpanID: 1, Meta: map[string]ddwire.Str{"host": "h"}})[0]
+		&ddwire.Span{TraceID: 1, SpanID: 1, Meta: ddwire.MetaOf(map[string]ddwire.Str{"host": "h"})})[0]
 	assert.Empty(t, s.Message)
 	assert.Equal(t, "input", s.Tags["a"])
 	assert.Equal(t, "p", s.Project)
@@ -148,10 +208,10 @@ func TestMessageIsValidJSON(t *testing.T) {
 	span := &ddwire.Span{
 		Service: "s\"q\\", Name: "n\x01\t\r\n", Resource: "bad \xff utf8 \u2028 \u2029 é 日本",
 		Start: -5, Duration: 9, Error: 1, Type: "web",
-		Meta:    map[string]ddwire.Str{"k<>&": "v\x1f", "": ""},
-		Metrics: map[string]ddwire.Float64{"nan": ddwire.Float64(math.NaN()), "inf": ddwire.Float64(math.Inf(1)), "tiny": 1e-9, "huge": 1e22, "neg": -0.5, "int": 42},
+		Meta:    ddwire.MetaOf(map[string]ddwire.Str{"k<>&": "v\x1f", "": ""}),
+		Metrics: ddwire.MetricsOf(map[string]ddwire.Float64{"nan": ddwire.Float64(math.NaN()), "inf": ddwire.Float64(math.Inf(1)), "tiny": 1e-9, "huge": 1e22, "neg": -0.5, "int": 42}),
 	}
-	msg := message(span, nil)
+	msg := string(appendMessage(nil, span, &takenSet{}))
 	require.True(t, json.Valid([]byte(msg)), msg)
 	var got struct {
 		Service, Name, Resource, Type string
@@ -173,6 +233,19 @@ func TestMessageIsValidJSON(t *testing.T) {
 	assert.Contains(t, msg, `"int":42`)
 	assert.Equal(t, int64(-5), got.Start)
 	assert.Equal(t, int32(1), got.Error)
+}
+
+func TestAppendFloatIntegralFastPath(t *testing.T) {
+	values := []float64{1, -1, 2, 4242, -4242, 1e15, 1e15 + 1, 1<<53 - 1, -(1<<53 - 1), 1 << 53, 1e21, 123456789012345, 0, math.Copysign(0, -1), 0.5, 1e-7}
+	for i := range 2000 {
+		v := float64(i*i*i) * 7919
+		values = append(values, v, -v, v+0.25)
+	}
+	for _, v := range values {
+		want, err := json.Marshal(v)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(appendFloat(nil, v)), "%v", v)
+	}
 }
 
 func TestNewRejectsBadRegexp(t *testing.T) {
