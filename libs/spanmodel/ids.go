@@ -15,17 +15,7 @@ func FormatSpanIDByBase(id uint64, base int) string {
 		return strconv.FormatUint(id, 10)
 	}
 	var buf [16]byte
-	s := strconv.AppendUint(buf[:0], id, 16)
-	if len(s) == 16 {
-		return string(s)
-	}
-	out := make([]byte, 16)
-	pad := 16 - len(s)
-	for i := 0; i < pad; i++ {
-		out[i] = '0'
-	}
-	copy(out[pad:], s)
-	return string(out)
+	return string(appendHex16(buf[:0], id))
 }
 
 // HexID is the lowercase hex of raw id bytes; an empty id, or one of all zero bytes, is "0"

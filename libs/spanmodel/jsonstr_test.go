@@ -38,3 +38,26 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
+
+// TestJSONSafeWord checks the eight-byte test against the table for every byte at every
+// position of a word of safe bytes.
+func TestJSONSafeWord(t *testing.T) {
+	for _, html := range []bool{true, false} {
+		safe := &jsonSafe
+		if html {
+			safe = &jsonHTMLSafe
+		}
+		for c := 0; c < 256; c++ {
+			for pos := 0; pos < 8; pos++ {
+				for _, fill := range []byte{'a', ' ', '~', '!'} {
+					w := bytes.Repeat([]byte{fill}, 8)
+					w[pos] = byte(c)
+					want := c < 0x80 && safe[c]
+					if got := jsonSafeWord(string(w), html); got != want {
+						t.Fatalf("jsonSafeWord(%q, html=%v) = %v, want %v", w, html, got, want)
+					}
+				}
+			}
+		}
+	}
+}
