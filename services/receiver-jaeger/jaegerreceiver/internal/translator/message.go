@@ -28,7 +28,7 @@ func appendMessage(b []byte, s *jaeger.Span) (_ []byte, ok bool) {
 				continue
 			}
 			b = append(b, `{"refType":`...)
-			b = appendString(b, r.RefType.String())
+			b = refTypeJSON.Append(b, r.RefType)
 			b = append(b, `,"traceIdLow":`...)
 			b = strconv.AppendInt(b, r.TraceIdLow, 10)
 			b = append(b, `,"traceIdHigh":`...)
@@ -98,7 +98,7 @@ func appendTags(b []byte, tags []*jaeger.Tag) ([]byte, bool) {
 		b = append(b, `{"key":`...)
 		b = appendString(b, t.Key)
 		b = append(b, `,"vType":`...)
-		b = appendString(b, t.VType.String())
+		b = tagTypeJSON.Append(b, t.VType)
 		if t.VStr != nil {
 			b = append(b, `,"vStr":`...)
 			b = appendString(b, *t.VStr)
@@ -128,6 +128,12 @@ func appendTags(b []byte, tags []*jaeger.Tag) ([]byte, bool) {
 	}
 	return append(b, ']'), true
 }
+
+// The enums' names as json.Marshal writes them (their MarshalText).
+var (
+	tagTypeJSON = spanmodel.NewJSONEnum(int(jaeger.TagType_BINARY)+1, jaeger.TagType.String)
+	refTypeJSON = spanmodel.NewJSONEnum(int(jaeger.SpanRefType_FOLLOWS_FROM)+1, jaeger.SpanRefType.String)
+)
 
 // appendString writes s as json.Marshal does (HTML-escaped).
 func appendString(b []byte, s string) []byte { return spanmodel.AppendJSONString(b, s, true) }

@@ -4,12 +4,11 @@
 package translator
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"math"
+	"slices"
 	"strconv"
 
 	"github.com/apache/thrift/lib/go/thrift"
@@ -17,6 +16,7 @@ import (
 	"github.com/jaegertracing/jaeger-idl/thrift-gen/jaeger"
 
 	"github.com/tracekit/tracekit/libs/spanmodel"
+	"github.com/tracekit/tracekit/libs/thriftwire"
 	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 )
 
@@ -37,15 +37,15 @@ type Options struct {
 // datagram cut by the network or the sender's buffer).
 var ErrTruncated = errors.New("payload truncated")
 
-// protocol bounds every length prefix by the payload size: a list can't hold more elements
-// than the payload has bytes, so a forged length can't allocate gigabytes.
+// protocol reads data in place (libs/thriftwire: apache/thrift's binary or compact protocol
+// without a transport; the decoded strings point into data). Like apache's with
+// MaxMessageSize = len(data), it bounds every length prefix by the payload size, so a
+// forged length can't allocate gigabytes.
 func protocol(data []byte, compact bool) thrift.TProtocol {
-	t := &thrift.TMemoryBuffer{Buffer: bytes.NewBuffer(data)}
-	cfg := &thrift.TConfiguration{MaxMessageSize: int32(min(max(len(data), 1), math.MaxInt32))}
 	if compact {
-		return thrift.NewTCompactProtocolConf(t, cfg)
+		return thriftwire.NewCompactNoCopy(data)
 	}
-	return thrift.NewTBinaryProtocolConf(t, cfg)
+	return thriftwire.NewBinaryNoCopy(data)
 }
 
 func decodeErr(what string, err error) error {
@@ -56,20 +56,26 @@ func decodeErr(what string, err error) error {
 	return fmt.Errorf("invalid %s: %w", what, err)
 }
 
-// DecodeBatch decodes the body of the collector's /api/traces: a thrift binary Batch.
-func DecodeBatch(data []byte) (*jaeger.Batch, error) {
+// DecodeBatch decodes the body of the collector's /api/traces: a thrift binary Batch. The
+// batch's strings and binaries point into data, which must not be modified afterwards.
+func DecodeBatch(data []byte) (*jaeger.Batch, error) { return decodeBatch(protocol(data, false)) }
+
+func decodeBatch(p thrift.TProtocol) (*jaeger.Batch, error) {
 	b := jaeger.NewBatch()
-	if err := b.Read(context.Background(), protocol(data, false)); err != nil {
+	if err := b.Read(context.Background(), p); err != nil {
 		return nil, decodeErr("jaeger thrift Batch", err)
 	}
 	return b, nil
 }
 
 // DecodeAgent decodes one agent datagram: an Agent.emitBatch call (oneway) in the compact
-// (port 6831) or binary (6832) protocol.
+// (port 6831) or binary (6832) protocol. Like DecodeBatch, it keeps pointing into data.
 func DecodeAgent(data []byte, compact bool) (*jaeger.Batch, error) {
+	return decodeAgent(protocol(data, compact))
+}
+
+func decodeAgent(p thrift.TProtocol) (*jaeger.Batch, error) {
 	ctx := context.Background()
-	p := protocol(data, compact)
 	name, typ, _, err := p.ReadMessageBegin(ctx)
 	if err != nil {
 		return nil, decodeErr("jaeger agent message", err)
@@ -115,59 +121,106 @@ func ToTraces(b *jaeger.Batch, opt Options) []*spanv1.DatakitTrace {
 			}
 		}
 	}
-	out := make([]*spanv1.DatakitSpan, 0, len(b.Spans))
+	n := 0
+	for _, s := range b.Spans {
+		if s != nil {
+			n++
+		}
+	}
+	// The spans are one allocation, and their ids and messages are cut from one string
+	// (spanmodel.TextBatch): they live and die with the batch anyway.
+	store := make([]spanv1.DatakitSpan, n)
+	out := make([]*spanv1.DatakitSpan, n)
+	tb := spanmodel.GetTextBatch()
+	defer tb.Release()
 	var (
-		msg  []byte // reused: each span's message is copied out of it
 		keys spanmodel.TagKeys
+		memo []keyMemo // by tag position
 	)
+	i := 0
 	for _, s := range b.Spans {
 		if s == nil {
 			continue
 		}
-		ds := &spanv1.DatakitSpan{
-			TraceId:       traceID(uint64(s.TraceIdHigh), uint64(s.TraceIdLow)),
-			SpanId:        spanmodel.FormatSpanIDByBase(uint64(s.SpanId), 16),
-			ParentId:      spanmodel.FormatSpanIDByBase(parentOf(s), 16),
-			Service:       service,
-			Resource:      spanmodel.ValidString(s.OperationName),
-			Source:        Source,
-			SourceType:    spanmodel.SourceTypeCustom,
-			Project:       project,
-			Version:       version,
-			Env:           env,
-			StartUnixNano: s.StartTime * 1000,
-			DurationNano:  s.Duration * 1000,
-			Status:        spanmodel.StatusOK,
-			Tags:          spanmodel.NewTags(opt.Tags, len(s.Tags)),
+		ds := &store[i]
+		out[i] = ds
+		i++
+		ds.Service = service
+		ds.Resource = spanmodel.ValidString(s.OperationName)
+		ds.Source = Source
+		ds.SourceType = spanmodel.SourceTypeCustom
+		ds.Project, ds.Version, ds.Env = project, version, env
+		ds.StartUnixNano = s.StartTime * 1000
+		ds.DurationNano = s.Duration * 1000
+		ds.Status = spanmodel.StatusOK
+		ds.Tags = spanmodel.NewTags(opt.Tags, len(s.Tags))
+		if len(memo) < len(s.Tags) {
+			memo = append(memo, make([]keyMemo, len(s.Tags)-len(memo))...)
 		}
-		for _, t := range s.Tags {
+		for j, t := range s.Tags {
 			if t == nil {
 				continue
 			}
 			if t.Key == "error" {
 				ds.Status = spanmodel.StatusError
 			}
-			keys.Put(ds.Tags, opt.IgnoreTags, spanmodel.ValidString(t.Key), spanmodel.ValidString(tagValue(t)))
-		}
-		if !opt.DelMessage {
-			var ok bool
-			if msg, ok = appendMessage(msg[:0], s); ok {
-				ds.Message = string(msg)
+			m := &memo[j]
+			if !m.set || m.raw != t.Key {
+				k := spanmodel.ValidString(t.Key)
+				*m = keyMemo{raw: t.Key, set: true, ignored: len(opt.IgnoreTags) > 0 && opt.IgnoreTags.Match(k)}
+				if !m.ignored {
+					m.key = keys.Key(k)
+				}
+			}
+			if !m.ignored {
+				ds.Tags[m.key] = spanmodel.ValidString(tagValue(t))
 			}
 		}
-		out = append(out, ds)
+
+		start := len(tb.Buf)
+		tb.Buf = appendTraceID(tb.Buf, uint64(s.TraceIdHigh), uint64(s.TraceIdLow))
+		tb.Set(&ds.TraceId, start)
+		start = len(tb.Buf)
+		tb.Buf = spanmodel.AppendSpanIDByBase(tb.Buf, uint64(s.SpanId), 16)
+		tb.Set(&ds.SpanId, start)
+		start = len(tb.Buf)
+		tb.Buf = spanmodel.AppendSpanIDByBase(tb.Buf, parentOf(s), 16)
+		tb.Set(&ds.ParentId, start)
+		if !opt.DelMessage {
+			start = len(tb.Buf)
+			var ok bool
+			if tb.Buf, ok = appendMessage(tb.Buf, s); ok {
+				tb.Set(&ds.Message, start)
+			} else {
+				tb.Buf = tb.Buf[:start] // no message, as encoding/json fails on it
+			}
+			if i == 1 {
+				// Room for the rest at this span's size: one growth, not log2(batch).
+				tb.Buf = slices.Grow(tb.Buf, len(tb.Buf)*(n-1)+len(tb.Buf)/4)
+			}
+		}
 	}
+	tb.Flush()
 	spanmodel.AssignSpanTypes(out, false)
 	return spanmodel.GroupByTrace(out)
 }
 
-// traceID is DataKit's Jaeger form: 32 hex digits when the high half is set, otherwise the
-// low half in unpadded hex.
-func traceID(high, low uint64) string {
+// keyMemo is what became of the last tag key seen at one position of a span's tags (its
+// DataKit key, or ignored): a batch's spans mostly repeat one tag layout, and comparing two
+// short strings is cheaper than the key memo's map lookup (spanmodel.TagKeys.Put) and the
+// ignore_tags regexes.
+type keyMemo struct {
+	raw, key     string
+	set, ignored bool
+}
+
+// appendTraceID is DataKit's Jaeger form: 32 hex digits when the high half is set,
+// otherwise the low half in unpadded hex.
+func appendTraceID(b []byte, high, low uint64) []byte {
 	if high != 0 {
-		return spanmodel.Hex128(high, low)
+		return spanmodel.AppendHex128(b, high, low)
 	}
-	return strconv.FormatUint(low, 16)
+	return strconv.AppendUint(b, low, 16)
 }
 
 // parentOf is parentSpanId, or for tracers that only fill references (newer Jaeger SDKs,
