@@ -152,11 +152,7 @@ func decodeV2(ct string, body []byte, opt translator.Options) ([]*spanv1.Datakit
 		}
 		return translator.V2ToTraces(spans, opt), nil
 	case "application/json", "":
-		spans, err := translator.DecodeV2JSON(body)
-		if err != nil {
-			return nil, err
-		}
-		return translator.V2ToTraces(spans, opt), nil
+		return translator.V2JSONToTraces(body, opt)
 	default:
 		return nil, fmt.Errorf("unsupported Content-Type %q for zipkin v2 (want application/json or application/x-protobuf)", ct)
 	}

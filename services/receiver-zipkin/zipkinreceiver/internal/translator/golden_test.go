@@ -45,13 +45,7 @@ func v1Thrift(b []byte, o Options) ([]*spanv1.DatakitTrace, error) {
 	return V1ThriftToTraces(s, o), nil
 }
 
-func v2JSON(b []byte, o Options) ([]*spanv1.DatakitTrace, error) {
-	s, err := DecodeV2JSON(b)
-	if err != nil {
-		return nil, err
-	}
-	return V2ToTraces(s, o), nil
-}
+func v2JSON(b []byte, o Options) ([]*spanv1.DatakitTrace, error) { return V2JSONToTraces(b, o) }
 
 func v2Proto(b []byte, o Options) ([]*spanv1.DatakitTrace, error) {
 	s, err := DecodeV2Proto(b)

@@ -2,7 +2,6 @@ package translator
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"net"
 	"time"
@@ -12,24 +11,6 @@ import (
 	"github.com/tracekit/tracekit/libs/spanmodel"
 	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 )
-
-// DecodeV2JSON decodes a v2 JSON array of spans. Ids may be upper- or lower-case hex; trace
-// ids may be 64 or 128 bits; parentId may be absent.
-func DecodeV2JSON(data []byte) ([]*model.SpanModel, error) {
-	var spans []*model.SpanModel
-	if err := json.Unmarshal(data, &spans); err != nil {
-		return nil, fmt.Errorf("invalid zipkin v2 JSON: %w", err)
-	}
-	for i, s := range spans {
-		if s == nil {
-			return nil, fmt.Errorf("invalid zipkin v2 JSON: span[%d] is null", i)
-		}
-		if s.TraceID.Empty() {
-			return nil, fmt.Errorf("invalid zipkin v2 JSON: span[%d]: %w", i, model.ErrValidTraceIDRequired)
-		}
-	}
-	return spans, nil
-}
 
 // DecodeV2Proto decodes a proto3 ListOfSpans. Unlike zipkin_proto3.ParseSpans it accepts
 // 8-byte (64-bit) trace ids, which zipkin.proto allows.
@@ -123,30 +104,74 @@ func endpoint(e *zipkin_proto3.Endpoint) *model.Endpoint {
 	return m
 }
 
-// V2ToTraces converts decoded v2 spans of one payload.
+// V2ToTraces converts decoded v2 spans of one payload. The spans come from shared blocks
+// and their ids and messages from one string (spanmodel.TextBatch): a few allocations for
+// the payload where there were four per span.
 func V2ToTraces(spans []*model.SpanModel, opt Options) []*spanv1.DatakitTrace {
-	out := make([]*spanv1.DatakitSpan, 0, len(spans))
-	var sc scratch
+	c := newV2Converter(opt, len(spans))
+	defer c.tb.Release()
 	for _, s := range spans {
-		out = append(out, v2Span(s, opt, &sc))
+		c.add(s)
 	}
-	return group(out)
+	return c.traces()
 }
 
-func v2Span(s *model.SpanModel, opt Options, sc *scratch) *spanv1.DatakitSpan {
-	ds := &spanv1.DatakitSpan{
-		TraceId:      traceID(s.TraceID.High, s.TraceID.Low),
-		SpanId:       spanmodel.FormatSpanIDByBase(uint64(s.ID), 16),
-		ParentId:     "0",
-		Service:      UnknownServiceV2,
-		Resource:     s.Name,
-		Source:       Source,
-		SourceType:   spanmodel.SourceTypeCustom,
-		DurationNano: int64(s.Duration),
+// v2Converter converts the spans of one payload.
+type v2Converter struct {
+	opt   Options
+	out   []*spanv1.DatakitSpan
+	block []spanv1.DatakitSpan
+	tb    *spanmodel.TextBatch
+	sc    scratch
+	tags  []tagPair // the span's tags, sorted
+}
+
+func newV2Converter(opt Options, n int) *v2Converter {
+	return &v2Converter{opt: opt, out: make([]*spanv1.DatakitSpan, 0, n), block: make([]spanv1.DatakitSpan, 0, n), tb: spanmodel.GetTextBatch()}
+}
+
+func (c *v2Converter) add(s *model.SpanModel) {
+	if len(c.block) == cap(c.block) {
+		c.block = make([]spanv1.DatakitSpan, 0, min(max(16, 2*cap(c.block)), 256))
 	}
+	c.block = c.block[:len(c.block)+1]
+	ds := &c.block[len(c.block)-1]
+	c.span(ds, s)
+	c.out = append(c.out, ds)
+}
+
+// traces gives the spans their strings and groups them.
+func (c *v2Converter) traces() []*spanv1.DatakitTrace {
+	c.tb.Flush()
+	return group(c.out)
+}
+
+func (c *v2Converter) span(ds *spanv1.DatakitSpan, s *model.SpanModel) {
+	opt, tb := c.opt, c.tb
+	ds.Service = UnknownServiceV2
+	ds.Resource = s.Name
+	ds.Source = Source
+	ds.SourceType = spanmodel.SourceTypeCustom
+	ds.DurationNano = int64(s.Duration)
+
+	start := len(tb.Buf)
+	if s.TraceID.High != 0 {
+		tb.Buf = spanmodel.AppendHex128(tb.Buf, s.TraceID.High, s.TraceID.Low)
+	} else {
+		tb.Buf = spanmodel.AppendSpanIDByBase(tb.Buf, s.TraceID.Low, 16)
+	}
+	tb.Set(&ds.TraceId, start)
+	start = len(tb.Buf)
+	tb.Buf = spanmodel.AppendSpanIDByBase(tb.Buf, uint64(s.ID), 16)
+	tb.Set(&ds.SpanId, start)
 	if s.ParentID != nil {
-		ds.ParentId = spanmodel.FormatSpanIDByBase(uint64(*s.ParentID), 16)
+		start = len(tb.Buf)
+		tb.Buf = spanmodel.AppendSpanIDByBase(tb.Buf, uint64(*s.ParentID), 16)
+		tb.Set(&ds.ParentId, start)
+	} else {
+		ds.ParentId = "0"
 	}
+
 	if s.LocalEndpoint != nil && s.LocalEndpoint.ServiceName != "" {
 		ds.Service = s.LocalEndpoint.ServiceName
 	}
@@ -156,14 +181,24 @@ func v2Span(s *model.SpanModel, opt Options, sc *scratch) *spanv1.DatakitSpan {
 	_, isErr := s.Tags["error"]
 	ds.Status = statusOf(isErr)
 	ds.Tags = spanmodel.NewTags(opt.Tags, len(s.Tags))
-	for k, v := range s.Tags {
-		sc.keys.Put(ds.Tags, opt.IgnoreTags, k, v)
-	}
-	if !opt.DelMessage {
-		if b, ok := appendV2Message(sc.msg[:0], s); ok {
-			ds.Message = string(b)
-			sc.msg = b
+	if opt.DelMessage {
+		for k, v := range s.Tags {
+			c.sc.keys.Put(ds.Tags, opt.IgnoreTags, k, v)
+		}
+	} else {
+		// One pass over the map, sorted for the message too.
+		c.tags = sortedTags(c.tags[:0], s.Tags)
+		for _, t := range c.tags {
+			c.sc.keys.Put(ds.Tags, opt.IgnoreTags, t.key, t.value)
 		}
 	}
-	return ds
+	if !opt.DelMessage {
+		start = len(tb.Buf)
+		if b, ok := appendV2MessageTags(tb.Buf, s, c.tags); ok {
+			tb.Buf = b
+			tb.Set(&ds.Message, start)
+		} else {
+			tb.Buf = b[:start]
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/openzipkin/zipkin-go/model"
 	"github.com/tracekit/tracekit/libs/spanmodel"
@@ -17,6 +18,24 @@ import (
 // duration model refuses is written without both, as v2Message always did. ok is false
 // when encoding/json would fail (an IP of a length net.IP cannot print).
 func appendV2Message(b []byte, s *model.SpanModel) (_ []byte, ok bool) {
+	return appendV2MessageTags(b, s, nil)
+}
+
+// tagPair is one tag of a span.
+type tagPair struct{ key, value string }
+
+// sortedTags appends the tags to dst sorted by key (as encoding/json writes a map).
+func sortedTags(dst []tagPair, tags map[string]string) []tagPair {
+	for k, v := range tags {
+		dst = append(dst, tagPair{k, v})
+	}
+	slices.SortFunc(dst, func(a, b tagPair) int { return strings.Compare(a.key, b.key) })
+	return dst
+}
+
+// appendV2MessageTags is appendV2Message with s.Tags already sorted into tags (nil: sort
+// them here).
+func appendV2MessageTags(b []byte, s *model.SpanModel, tags []tagPair) (_ []byte, ok bool) {
 	ts, dur := s.Timestamp, s.Duration
 	if (!ts.IsZero() && ts.Unix() < 1) || dur < 0 {
 		ts, dur = time.Time{}, 0
@@ -60,7 +79,7 @@ func appendV2Message(b []byte, s *model.SpanModel) (_ []byte, ok bool) {
 	}
 	if s.Name != "" {
 		b = append(b, `,"name":`...)
-		b = appendJSONString(b, strings.ToLower(s.Name))
+		b = appendLowerJSONString(b, s.Name)
 	}
 	if s.Kind != "" {
 		b = append(b, `,"kind":`...)
@@ -97,20 +116,18 @@ func appendV2Message(b []byte, s *model.SpanModel) (_ []byte, ok bool) {
 		b = append(b, ']')
 	}
 	if len(s.Tags) > 0 {
-		var buf [32]string
-		keys := buf[:0]
-		for k := range s.Tags {
-			keys = append(keys, k)
+		if tags == nil {
+			var buf [32]tagPair
+			tags = sortedTags(buf[:0], s.Tags)
 		}
-		slices.Sort(keys)
 		b = append(b, `,"tags":{`...)
-		for i, k := range keys {
+		for i, t := range tags {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = appendJSONString(b, t.key)
 			b = append(b, ':')
-			b = appendJSONString(b, s.Tags[k])
+			b = appendJSONString(b, t.value)
 		}
 		b = append(b, '}')
 	}
@@ -155,6 +172,25 @@ func comma(b []byte, n *int) []byte {
 	}
 	*n++
 	return b
+}
+
+// appendLowerJSONString is appendJSONString(b, strings.ToLower(s)) without the lowered
+// copy when s is plain ASCII (an HTTP route: "GET /api/items").
+func appendLowerJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return appendJSONString(b, strings.ToLower(s))
+		}
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return append(b, '"')
 }
 
 // appendHex16 is %016x.

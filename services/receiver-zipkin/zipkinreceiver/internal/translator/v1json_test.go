@@ -1,0 +1,115 @@
+package translator
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/stretchr/testify/require"
+)
+
+// encodingJSONV1 is the decoder DecodeV1JSON replaced: encoding/json into []V1Span, then
+// the id checks.
+func encodingJSONV1(data []byte) ([]V1Span, error) {
+	var spans []V1Span
+	if err := json.Unmarshal(data, &spans); err != nil {
+		return nil, err
+	}
+	for i := range spans {
+		if _, err := checkV1IDs(&spans[i]); err != nil {
+			return nil, err
+		}
+	}
+	return spans, nil
+}
+
+// checkV1JSON fails unless DecodeV1JSON agrees with encoding/json on data, and the
+// message and tag values of what it decoded are encoding/json's.
+func checkV1JSON(t *testing.T, data []byte) {
+	t.Helper()
+	want, wantErr := encodingJSONV1(data)
+	got, err := DecodeV1JSON(data)
+	if (err == nil) != (wantErr == nil) {
+		t.Fatalf("%q: error %v, encoding/json's %v", data, err, wantErr)
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("%q: differs from encoding/json (-want +got):\n%s", data, diff)
+	}
+	for i := range got {
+		s := &got[i]
+		wantMsg, merr := json.Marshal(s)
+		msg, ok := appendV1Message(nil, s)
+		if ok != (merr == nil) || (ok && string(msg) != string(wantMsg)) {
+			t.Fatalf("%q: message %q (%v), json.Marshal %q (%v)", data, msg, ok, wantMsg, merr)
+		}
+		for _, a := range s.BinaryAnnotations {
+			want := string(a.Value)
+			var str string
+			if len(a.Value) > 0 && a.Value[0] == '"' && json.Unmarshal(a.Value, &str) == nil {
+				want = str
+			}
+			if got := string(appendJSONScalar(nil, a.Value)); got != want {
+				t.Fatalf("%q: value %q reads %q, encoding/json %q", data, a.Value, got, want)
+			}
+		}
+	}
+}
+
+var v1JSONCases = []string{
+	`null`, `[]`, `{}`, `1`, `[null]`, `[1]`, `[{}]`, `[]x`, ``,
+	`[{"traceId":"1","id":"2"}]`,
+	`[{"traceId":"1","id":"2"},null]`,
+	`[{"traceId":"1","id":"2","parentId":0}]`, `[{"traceId":"1","id":"2","parentId":255}]`,
+	`[{"traceId":"1","id":"2","parentId":"ff"}]`, `[{"traceId":"1","id":"2","parentId":null}]`, `[{"traceId":"1","id":"2","parentId":"a","parentId":null}]`,
+	`[{"traceId":"1","id":"2","parentId":-1}]`, `[{"traceId":"1","id":"2","parentId":1.5}]`, `[{"traceId":"1","id":"2","parentId":true}]`, `[{"traceId":"1","id":"2","parentId":{}}]`,
+	`[{"traceId":"1","id":"2","parentId":"zz"}]`, `[{"traceId":"1","id":"2","parentId":""}]`,
+	`[{"traceId":"1","id":"0"}]`, `[{"traceId":"0","id":"1"}]`, `[{"traceId":"","id":"1"}]`, `[{"traceId":1,"id":"1"}]`,
+	`[{"TRACEID":"1","ID":"2","Name":"N","TimeStamp":-5,"DURATION":7,"Debug":true}]`,
+	`[{"traceId":"1","id":"2","timestamp":1.0}]`, `[{"traceId":"1","id":"2","timestamp":"1"}]`, `[{"traceId":"1","id":"2","timestamp":9223372036854775808}]`,
+	`[{"traceId":"1","id":"2","timestamp":null,"duration":null,"debug":null,"name":null}]`,
+	`[{"traceId":"1","id":"2","annotations":[{"timestamp":1,"value":"sr","endpoint":{"serviceName":"a","ipv4":"1.2.3.4","port":80}}]}]`,
+	`[{"traceId":"1","id":"2","annotations":[null,{}]}]`, `[{"traceId":"1","id":"2","annotations":[]}]`, `[{"traceId":"1","id":"2","annotations":null}]`,
+	`[{"traceId":"1","id":"2","annotations":[{"value":"a"},{"value":"b"}],"annotations":[{"timestamp":3}]}]`,
+	`[{"traceId":"1","id":"2","annotations":[1]}]`, `[{"traceId":"1","id":"2","annotations":{}}]`,
+	`[{"traceId":"1","id":"2","annotations":[{"endpoint":{}}]}]`, `[{"traceId":"1","id":"2","annotations":[{"endpoint":null}]}]`,
+	`[{"traceId":"1","id":"2","annotations":[{"endpoint":{"port":-1,"ipv6":"::1"}}]}]`, `[{"traceId":"1","id":"2","annotations":[{"endpoint":{"port":"1"}}]}]`,
+	`[{"traceId":"1","id":"2","annotations":[{"endpoint":{"serviceName":"a"},"endpoint":{"port":1}}]}]`,
+	`[{"traceId":"1","id":"2","annotations":[{"endpoint":1}]}]`,
+	`[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"a","value":"x"},{"key":"b","value":1.5e3},{"key":"c","value":true},{"key":"d","value":null},{"key":"e"}]}]`,
+	`[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"o","value":{ "x" : [1, 2] , "<&>":"\u2028"}}]}]`,
+	"[{\"traceId\":\"1\",\"id\":\"2\",\"binaryAnnotations\":[{\"key\":\"s\",\"value\":\"<b>&\u2028\u2029 \\u003c \\ud800 \xff\"}]}]",
+	`[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"k","value":"v","type":"STRING","endpoint":{"serviceName":"svc"}}]}]`,
+	`[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"k","value":"v"}],"binaryAnnotations":[{"key":"k2"}]}]`,
+	`[{"traceId":"1","id":"2","binaryAnnotations":[{"KEY":"k","VALUE":"v","Type":"t"}]}]`,
+	`[{"traceId":"1","id":"2","binaryAnnotations":[null]}]`, `[{"traceId":"1","id":"2","binaryAnnotations":[{"key":1}]}]`,
+	`[{"traceId":"1","id":"2","unknown":[1,{"a":null}]}]`,
+	"[{\"traceId\":\"1\",\"id\":\"2\",\"name\":\"bad \xff \\ud800\"}]",
+	`[{"traceId":"1","id":"2",}]`,
+}
+
+func TestDecodeV1JSONMatchesEncodingJSON(t *testing.T) {
+	for _, c := range v1JSONCases {
+		checkV1JSON(t, []byte(c))
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", "v1_multi_service.json"))
+	require.NoError(t, err)
+	checkV1JSON(t, b)
+	b, err = json.Marshal(benchV1())
+	require.NoError(t, err)
+	checkV1JSON(t, b)
+}
+
+// FuzzV1JSONMatchesEncodingJSON: on any input DecodeV1JSON fails where encoding/json does
+// and otherwise gives the same spans, messages and tag values.
+func FuzzV1JSONMatchesEncodingJSON(f *testing.F) {
+	for _, c := range v1JSONCases {
+		f.Add([]byte(c))
+	}
+	b, err := os.ReadFile(filepath.Join("testdata", "v1_multi_service.json"))
+	require.NoError(f, err)
+	f.Add(b)
+	f.Fuzz(checkV1JSON)
+}

@@ -1,0 +1,271 @@
+package translator
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/apache/thrift/lib/go/thrift"
+	"github.com/jaegertracing/jaeger-idl/thrift-gen/zipkincore"
+
+	"github.com/tracekit/tracekit/libs/spanmodel"
+	"github.com/tracekit/tracekit/libs/thriftwire"
+	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
+)
+
+// DecodeV1Thrift decodes a TBinaryProtocol list<zipkincore.Span>, the body of Zipkin's v1
+// thrift API. It reads data in place (libs/thriftwire): the spans' strings and binaries
+// point into it, so data must not be modified afterwards. Like apache's protocol with
+// MaxMessageSize = len(data), it bounds every length by the payload size, so a forged
+// length can't allocate gigabytes.
+func DecodeV1Thrift(data []byte) ([]*zipkincore.Span, error) {
+	return decodeV1Thrift(thriftwire.NewBinaryNoCopy(data))
+}
+
+func decodeV1Thrift(p thrift.TProtocol) ([]*zipkincore.Span, error) {
+	ctx := context.Background()
+	et, n, err := p.ReadListBegin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("invalid zipkin v1 thrift: list header: %w", err)
+	}
+	if et != thrift.STRUCT {
+		return nil, fmt.Errorf("invalid zipkin v1 thrift: list of %v, want list of Span structs", et)
+	}
+	spans := make([]*zipkincore.Span, 0, n)
+	for i := 0; i < n; i++ {
+		s := zipkincore.NewSpan()
+		if err := s.Read(ctx, p); err != nil {
+			return nil, fmt.Errorf("invalid zipkin v1 thrift: span[%d]: %w", i, err)
+		}
+		spans = append(spans, s)
+	}
+	if err := p.ReadListEnd(ctx); err != nil {
+		return nil, fmt.Errorf("invalid zipkin v1 thrift: %w", err)
+	}
+	return spans, nil
+}
+
+// V1ThriftToTraces converts decoded v1 thrift spans of one payload.
+func V1ThriftToTraces(spans []*zipkincore.Span, opt Options) []*spanv1.DatakitTrace {
+	n, nAnn, nBin := 0, 0, 0
+	for _, s := range spans {
+		if s != nil {
+			n++
+			nAnn += len(s.Annotations)
+			nBin += len(s.BinaryAnnotations)
+		}
+	}
+	// The binary annotations' values and the messages are printed into one buffer first
+	// and cut from one string (spanmodel.TextBatch), which v1ToSpan then reads: one
+	// allocation, not one per tag value and message.
+	cs := make([]v1Span, 0, n)
+	msgs := make([]string, n)
+	anns := make([]v1Annotation, 0, nAnn)
+	bins := make([]v1Binary, nBin) // not appended to: the TextBatch points into it
+	tb := spanmodel.GetTextBatch()
+	defer tb.Release()
+	nb := 0
+	for _, s := range spans {
+		if s == nil {
+			continue
+		}
+		c := v1Span{
+			traceHigh:      uint64(s.GetTraceIDHigh()),
+			traceLow:       uint64(s.TraceID),
+			id:             uint64(s.ID),
+			parent:         uint64(s.GetParentID()),
+			name:           spanmodel.ValidString(s.Name),
+			timestamp:      s.GetTimestamp(),
+			duration:       s.GetDuration(),
+			unknownService: UnknownServiceV1Thrift,
+		}
+		a0 := len(anns)
+		for _, a := range s.Annotations {
+			if a != nil {
+				anns = append(anns, v1Annotation{ts: a.Timestamp, service: hostService(a.Host)})
+			}
+		}
+		c.annotations = anns[a0:len(anns):len(anns)]
+		b0 := nb
+		for _, a := range s.BinaryAnnotations {
+			if a != nil {
+				b := &bins[nb]
+				nb++
+				b.key, b.service = spanmodel.ValidString(a.Key), hostService(a.Host)
+				start := len(tb.Buf)
+				tb.Buf = appendThriftValue(tb.Buf, a)
+				tb.Set(&b.value, start)
+			}
+		}
+		c.binary = bins[b0:nb:nb]
+		if !opt.DelMessage {
+			start := len(tb.Buf)
+			tb.Buf = appendV1ThriftMessage(tb.Buf, s)
+			tb.Set(&msgs[len(cs)], start)
+		}
+		cs = append(cs, c)
+	}
+	tb.Flush()
+
+	out := make([]*spanv1.DatakitSpan, len(cs))
+	var sc scratch
+	for i := range cs {
+		c := &cs[i]
+		for j := range c.binary {
+			c.binary[j].value = spanmodel.ValidString(c.binary[j].value)
+		}
+		out[i] = v1ToSpan(c, opt, &sc)
+		out[i].Message = msgs[i]
+	}
+	return group(out)
+}
+
+// hostService is the endpoint's service name; thrift strings are not checked for UTF-8,
+// and an invalid one would make the batch unpublishable.
+func hostService(e *zipkincore.Endpoint) string {
+	if e == nil {
+		return ""
+	}
+	return spanmodel.ValidString(e.ServiceName)
+}
+
+// appendThriftValue renders a binary annotation by its declared type; a value too short
+// for its type is kept as raw text rather than refused.
+func appendThriftValue(b []byte, a *zipkincore.BinaryAnnotation) []byte {
+	v := a.Value
+	switch a.AnnotationType {
+	case zipkincore.AnnotationType_BOOL:
+		if len(v) == 1 {
+			return strconv.AppendBool(b, v[0] != 0)
+		}
+	case zipkincore.AnnotationType_I16:
+		if len(v) == 2 {
+			return strconv.AppendInt(b, int64(int16(binary.BigEndian.Uint16(v))), 10)
+		}
+	case zipkincore.AnnotationType_I32:
+		if len(v) == 4 {
+			return strconv.AppendInt(b, int64(int32(binary.BigEndian.Uint32(v))), 10)
+		}
+	case zipkincore.AnnotationType_I64:
+		if len(v) == 8 {
+			return strconv.AppendInt(b, int64(binary.BigEndian.Uint64(v)), 10)
+		}
+	case zipkincore.AnnotationType_DOUBLE:
+		if len(v) == 8 {
+			return strconv.AppendFloat(b, math.Float64frombits(binary.BigEndian.Uint64(v)), 'f', -1, 64)
+		}
+	}
+	return append(b, v...)
+}
+
+// appendV1ThriftMessage appends the bytes json.Marshal writes for s (the message DataKit
+// keeps), without reflection: encoding/json cost more than the rest of the conversion.
+// The field order and omitempty rules are zipkincore's struct tags.
+func appendV1ThriftMessage(b []byte, s *zipkincore.Span) []byte {
+	b = append(b, `{"trace_id":`...)
+	b = strconv.AppendInt(b, s.TraceID, 10)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, s.Name)
+	b = append(b, `,"id":`...)
+	b = strconv.AppendInt(b, s.ID, 10)
+	if s.ParentID != nil {
+		b = append(b, `,"parent_id":`...)
+		b = strconv.AppendInt(b, *s.ParentID, 10)
+	}
+	b = append(b, `,"annotations":`...)
+	if s.Annotations == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, a := range s.Annotations {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if a == nil {
+				b = append(b, "null"...)
+				continue
+			}
+			b = append(b, `{"timestamp":`...)
+			b = strconv.AppendInt(b, a.Timestamp, 10)
+			b = append(b, `,"value":`...)
+			b = appendJSONString(b, a.Value)
+			b = appendJSONHost(b, a.Host)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"binary_annotations":`...)
+	if s.BinaryAnnotations == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, a := range s.BinaryAnnotations {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if a == nil {
+				b = append(b, "null"...)
+				continue
+			}
+			b = append(b, `{"key":`...)
+			b = appendJSONString(b, a.Key)
+			b = append(b, `,"value":`...)
+			b = appendJSONBytes(b, a.Value)
+			b = append(b, `,"annotation_type":`...)
+			b = annotationTypeJSON.Append(b, a.AnnotationType)
+			b = appendJSONHost(b, a.Host)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"debug":`...)
+	b = strconv.AppendBool(b, s.Debug)
+	if s.Timestamp != nil {
+		b = append(b, `,"timestamp":`...)
+		b = strconv.AppendInt(b, *s.Timestamp, 10)
+	}
+	if s.Duration != nil {
+		b = append(b, `,"duration":`...)
+		b = strconv.AppendInt(b, *s.Duration, 10)
+	}
+	if s.TraceIDHigh != nil {
+		b = append(b, `,"trace_id_high":`...)
+		b = strconv.AppendInt(b, *s.TraceIDHigh, 10)
+	}
+	return append(b, '}')
+}
+
+// annotationTypeJSON are the AnnotationType names as json.Marshal writes them (their
+// MarshalText).
+var annotationTypeJSON = spanmodel.NewJSONEnum(int(zipkincore.AnnotationType_STRING)+1, zipkincore.AnnotationType.String)
+
+// appendJSONHost appends an annotation's `,"host":{...}` (omitempty: nothing for nil).
+func appendJSONHost(b []byte, e *zipkincore.Endpoint) []byte {
+	if e == nil {
+		return b
+	}
+	b = append(b, `,"host":{"ipv4":`...)
+	b = strconv.AppendInt(b, int64(e.Ipv4), 10)
+	b = append(b, `,"port":`...)
+	b = strconv.AppendInt(b, int64(e.Port), 10)
+	b = append(b, `,"service_name":`...)
+	b = appendJSONString(b, e.ServiceName)
+	if len(e.Ipv6) > 0 {
+		b = append(b, `,"ipv6":`...)
+		b = appendJSONBytes(b, e.Ipv6)
+	}
+	return append(b, '}')
+}
+
+// appendJSONBytes is encoding/json's []byte: base64 in a string, null for nil.
+func appendJSONBytes(b, v []byte) []byte {
+	if v == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, v)
+	return append(b, '"')
+}

@@ -1,0 +1,493 @@
+package translator
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/openzipkin/zipkin-go/model"
+
+	"github.com/tracekit/tracekit/libs/jsonwire"
+	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
+)
+
+// DecodeV2JSON decodes a v2 JSON array of spans. Ids may be upper- or lower-case hex; trace
+// ids may be 64 or 128 bits; parentId may be absent.
+//
+// It gives what json.Unmarshal into []*model.SpanModel gives (zipkin-go's UnmarshalJSON
+// methods, encoding/json's case-insensitive names, last duplicate wins, null leaves a
+// value alone, invalid UTF-8 becomes U+FFFD), reading tokens with jsontext instead of
+// reflection, which was most of the cost. FuzzV2JSONMatchesEncodingJSON holds the two
+// together. One deliberate difference: an annotation written as null is an error here,
+// where zipkin-go's Annotation.UnmarshalJSON dereferences nil.
+func DecodeV2JSON(data []byte) ([]*model.SpanModel, error) {
+	r := jsonwire.NewReader(data, jsonwire.Lenient)
+	defer r.Release()
+	spans, err := readV2Spans(r)
+	if err != nil {
+		return nil, fmt.Errorf("invalid zipkin v2 JSON: %w", err)
+	}
+	return spans, nil
+}
+
+var (
+	errNotArray      = errors.New("want an array of spans")
+	errNullSpan      = errors.New("is null")
+	errNullAnnot     = errors.New("annotation is null")
+	errWantObject    = jsonwire.ErrWantObject
+	errWantArray     = jsonwire.ErrWantArray
+	errWantString    = jsonwire.ErrWantString
+	errWantBool      = jsonwire.ErrWantBool
+	errWantUnsigned  = errors.New("want an unsigned integer")
+	errValueOverflow = errors.New("number out of range")
+)
+
+func readV2Spans(r *jsonwire.Reader) ([]*model.SpanModel, error) {
+	var spans []*model.SpanModel
+	var st v2Storage
+	err := eachV2Span(r, func() *model.SpanModel { return new(model.SpanModel) }, &st, func(s *model.SpanModel) {
+		spans = append(spans, s)
+	})
+	return spans, err
+}
+
+// eachV2Span reads a payload's array of spans, each into the span next returns, and calls
+// use with it.
+func eachV2Span(r *jsonwire.Reader, next func() *model.SpanModel, st *v2Storage, use func(*model.SpanModel)) error {
+	switch r.Peek() {
+	case 'n':
+		if err := r.Skip(); err != nil {
+			return err
+		}
+		return r.End()
+	case '[':
+	default:
+		return skipThen(r, errNotArray)
+	}
+	if err := r.Open('['); err != nil {
+		return err
+	}
+	for i := 0; r.More(); i++ {
+		err := errNullSpan
+		if r.Peek() != 'n' {
+			s := next()
+			if err = readV2Span(r, s, st); err == nil {
+				use(s)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("span[%d]: %w", i, err)
+		}
+	}
+	if err := r.Close(); err != nil {
+		return err
+	}
+	return r.End()
+}
+
+// v2Storage is where a span's parts come from: new ones for spans that are kept, the same
+// ones over again (reuse) for spans converted as soon as read.
+type v2Storage struct {
+	reuse         bool
+	tagHint       int // the previous span's tag count
+	tags          map[string]string
+	local, remote model.Endpoint
+	parent        model.ID
+	annotations   []model.Annotation
+}
+
+func (st *v2Storage) tagMap() map[string]string {
+	if !st.reuse {
+		return make(map[string]string, st.tagHint)
+	}
+	if st.tags == nil {
+		st.tags = make(map[string]string, st.tagHint)
+	}
+	clear(st.tags)
+	return st.tags
+}
+
+func (st *v2Storage) endpoint(remote bool) *model.Endpoint {
+	if !st.reuse {
+		return &model.Endpoint{}
+	}
+	e := &st.local
+	if remote {
+		e = &st.remote
+	}
+	*e = model.Endpoint{}
+	return e
+}
+
+func (st *v2Storage) parentID() *model.ID {
+	if !st.reuse {
+		return new(model.ID)
+	}
+	st.parent = 0
+	return &st.parent
+}
+
+// The members of SpanModel.UnmarshalJSON's struct, in encoding/json's field order.
+const (
+	v2Timestamp = iota
+	v2Duration
+	v2TraceID
+	v2ID
+	v2ParentID
+	v2Debug
+	v2Name
+	v2Kind
+	v2Shared
+	v2LocalEndpoint
+	v2RemoteEndpoint
+	v2Annotations
+	v2Tags
+)
+
+var (
+	v2SpanFields = jsonwire.NewFields("timestamp", "duration", "traceId", "id", "parentId", "debug",
+		"name", "kind", "shared", "localEndpoint", "remoteEndpoint", "annotations", "tags")
+	// model.Endpoint has no tags: its Go field names.
+	v2EndpointFields = jsonwire.NewFields("ServiceName", "IPv4", "IPv6", "Port").WithSpellings("serviceName", "ipv4", "ipv6", "port")
+	// Annotation.UnmarshalJSON's struct: its own timestamp, then the embedded Annotation's
+	// Timestamp (time.Time) and Value.
+	v2AnnotationFields = jsonwire.NewFields("timestamp", "Timestamp", "Value")
+)
+
+// readV2Span is SpanModel.UnmarshalJSON into s, which must be zero.
+func readV2Span(r *jsonwire.Reader, s *model.SpanModel, st *v2Storage) error {
+	if r.Peek() != '{' {
+		return skipThen(r, errWantObject)
+	}
+	if err := r.Open('{'); err != nil {
+		return err
+	}
+	var ts, dur uint64
+	for r.More() {
+		name, err := r.Value()
+		if err != nil {
+			return err
+		}
+		field := v2SpanFields.Lookup(r.Name(name))
+		switch field {
+		case v2Timestamp:
+			err = readUint(r, &ts, 64)
+		case v2Duration:
+			err = readUint(r, &dur, 64)
+		case v2TraceID, v2ID, v2ParentID:
+			err = readID(r, s, field, st)
+		case v2Debug:
+			err = readBool(r, &s.Debug)
+		case v2Name:
+			err = readString(r, &s.Name)
+		case v2Kind:
+			k := string(s.Kind)
+			err = readString(r, &k)
+			s.Kind = model.Kind(k)
+		case v2Shared:
+			err = readBool(r, &s.Shared)
+		case v2LocalEndpoint:
+			err = readEndpoint(r, &s.LocalEndpoint, st, false)
+		case v2RemoteEndpoint:
+			err = readEndpoint(r, &s.RemoteEndpoint, st, true)
+		case v2Annotations:
+			err = readAnnotations(r, &s.Annotations, st)
+		case v2Tags:
+			err = readTags(r, &s.Tags, st)
+		default:
+			err = r.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := r.Close(); err != nil {
+		return err
+	}
+	if s.ID < 1 {
+		return model.ErrValidIDRequired
+	}
+	if ts > 0 {
+		s.Timestamp = time.Unix(0, int64(ts)*1e3)
+	}
+	s.Duration = time.Duration(dur*1e3) * time.Nanosecond
+	if s.LocalEndpoint.Empty() {
+		s.LocalEndpoint = nil
+	}
+	if s.RemoteEndpoint.Empty() {
+		s.RemoteEndpoint = nil
+	}
+	if s.TraceID.Empty() {
+		return model.ErrValidTraceIDRequired
+	}
+	st.tagHint = len(s.Tags)
+	return nil
+}
+
+// skipThen reads the value that is not what was wanted (so that a syntax error in it wins,
+// as encoding/json checks the whole input first) and returns err.
+func skipThen(r *jsonwire.Reader, err error) error {
+	if serr := r.Skip(); serr != nil {
+		return serr
+	}
+	return err
+}
+
+// readID is TraceID.UnmarshalJSON / ID.UnmarshalJSON on the raw value, whatever its kind:
+// the quotes (or whatever the first and last bytes are) are cut off and the rest parsed
+// as hex; a value shorter than 3 bytes leaves an ID alone. null clears parentId only.
+func readID(r *jsonwire.Reader, s *model.SpanModel, field int, st *v2Storage) error {
+	if field == v2ParentID && r.Peek() == 'n' {
+		s.ParentID = nil
+		return r.Skip()
+	}
+	v, err := r.Value()
+	if err != nil {
+		return err
+	}
+	if field == v2TraceID {
+		if len(v) < 3 {
+			return model.ErrValidTraceIDRequired
+		}
+		h := v[1 : len(v)-1]
+		var t model.TraceID
+		var ok bool
+		if len(h) > 16 {
+			var hok bool
+			t.High, hok = parseHex64(h[:len(h)-16])
+			t.Low, ok = parseHex64(h[len(h)-16:])
+			ok = ok && hok
+		} else {
+			t.Low, ok = parseHex64(h)
+		}
+		if !ok {
+			return fmt.Errorf("traceId %s is not hex", v)
+		}
+		s.TraceID = t
+		return nil
+	}
+	dst := &s.ID
+	if field == v2ParentID {
+		if s.ParentID == nil {
+			s.ParentID = st.parentID()
+		}
+		dst = s.ParentID
+	}
+	if len(v) < 3 {
+		return nil
+	}
+	id, ok := parseHex64(v[1 : len(v)-1])
+	*dst = model.ID(id)
+	if !ok {
+		return fmt.Errorf("id %s is not a 64-bit hex id", v)
+	}
+	return nil
+}
+
+// parseHex64 is strconv.ParseUint(string(b), 16, 64) without the string.
+func parseHex64(b []byte) (uint64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		if n>>60 != 0 {
+			return 0, false
+		}
+		n = n<<4 | uint64(d)
+	}
+	return n, true
+}
+
+// readUint is encoding/json's unsigned integer: a plain decimal number that fits; null
+// keeps the value.
+func readUint(r *jsonwire.Reader, dst *uint64, bits int) error {
+	v, err := r.Value()
+	if err != nil {
+		return err
+	}
+	switch v.Kind() {
+	case 'n':
+		return nil
+	case '0':
+		n, err := strconv.ParseUint(string(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: %s", errWantUnsigned, v)
+		}
+		if bits < 64 && n>>bits != 0 {
+			return fmt.Errorf("%w: %s", errValueOverflow, v)
+		}
+		*dst = n
+		return nil
+	}
+	return errWantUnsigned
+}
+
+func readBool(r *jsonwire.Reader, dst *bool) error {
+	v, err := r.Value()
+	if err != nil {
+		return err
+	}
+	switch v.Kind() {
+	case 'n':
+	case 't', 'f':
+		*dst = v.Kind() == 't'
+	default:
+		return errWantBool
+	}
+	return nil
+}
+
+func readString(r *jsonwire.Reader, dst *string) error {
+	v, err := r.Value()
+	if err != nil {
+		return err
+	}
+	switch v.Kind() {
+	case 'n':
+	case '"':
+		*dst = r.String(v)
+	default:
+		return errWantString
+	}
+	return nil
+}
+
+// readEndpoint decodes into the endpoint already there, as encoding/json does with a
+// pointer; null clears it.
+func readEndpoint(r *jsonwire.Reader, dst **model.Endpoint, st *v2Storage, remote bool) error {
+	return readPtr(r, dst, func() *model.Endpoint { return st.endpoint(remote) }, func(e *model.Endpoint) error {
+		return readStruct(r, v2EndpointFields, func(field int) error {
+			switch field {
+			case 0:
+				return readString(r, &e.ServiceName)
+			case 1:
+				return readIP(r, &e.IPv4)
+			case 2:
+				return readIP(r, &e.IPv6)
+			}
+			port := uint64(e.Port)
+			err := readUint(r, &port, 16)
+			e.Port = uint16(port)
+			return err
+		})
+	})
+}
+
+// readIP is net.IP's UnmarshalText on a string; null clears it.
+func readIP(r *jsonwire.Reader, dst *net.IP) error {
+	v, err := r.Value()
+	if err != nil {
+		return err
+	}
+	switch v.Kind() {
+	case 'n':
+		*dst = nil
+		return nil
+	case '"':
+		return dst.UnmarshalText(r.Name(v))
+	}
+	return errWantString
+}
+
+// readAnnotations decodes over the elements already there, as encoding/json does with a
+// slice.
+func readAnnotations(r *jsonwire.Reader, dst *[]model.Annotation, st *v2Storage) error {
+	if *dst == nil && st.reuse {
+		*dst = st.annotations[:0]
+	}
+	var hint int
+	err := readSlice(r, dst, &hint, func(a *model.Annotation) error { return readAnnotation(r, a) })
+	if st.reuse && cap(*dst) > cap(st.annotations) {
+		st.annotations = (*dst)[:0]
+	}
+	return err
+}
+
+// readAnnotation is Annotation.UnmarshalJSON.
+func readAnnotation(r *jsonwire.Reader, a *model.Annotation) error {
+	if r.Peek() == 'n' {
+		return skipThen(r, errNullAnnot)
+	}
+	var ts uint64
+	err := readStruct(r, v2AnnotationFields, func(field int) error {
+		switch field {
+		case 0:
+			return readUint(r, &ts, 64)
+		case 1:
+			// The embedded Annotation's time.Time: only its errors matter, the
+			// timestamp above overwrites it.
+			v, err := r.Value()
+			if err != nil {
+				return err
+			}
+			return a.Timestamp.UnmarshalJSON(v)
+		}
+		return readString(r, &a.Value)
+	})
+	if err != nil {
+		return err
+	}
+	if ts < 1 {
+		return model.ErrValidTimestampRequired
+	}
+	a.Timestamp = time.Unix(0, int64(ts)*1e3)
+	return nil
+}
+
+// readTags decodes into the map already there; a null value is "".
+func readTags(r *jsonwire.Reader, dst *map[string]string, st *v2Storage) error {
+	switch r.Peek() {
+	case 'n':
+		*dst = nil
+		return r.Skip()
+	case '{':
+	default:
+		return skipThen(r, errWantObject)
+	}
+	if *dst == nil {
+		*dst = st.tagMap()
+	}
+	m := *dst
+	return readMembers(r, func(name jsontext.Value) error {
+		key := r.String(name)
+		var val string
+		err := readString(r, &val)
+		m[key] = val
+		return err
+	})
+}
+
+// V2JSONToTraces is V2ToTraces(DecodeV2JSON(data)) without keeping the decoded spans: each
+// is converted as soon as it is read, and the next is read into the same model (its tag
+// map and endpoints included), which spares the allocations of a model per span.
+func V2JSONToTraces(data []byte, opt Options) ([]*spanv1.DatakitTrace, error) {
+	r := jsonwire.NewReader(data, jsonwire.Lenient)
+	defer r.Release()
+	c := newV2Converter(opt, 0)
+	defer c.tb.Release()
+	st := v2Storage{reuse: true}
+	var m model.SpanModel
+	err := eachV2Span(r, func() *model.SpanModel {
+		m = model.SpanModel{}
+		return &m
+	}, &st, c.add)
+	if err != nil {
+		return nil, fmt.Errorf("invalid zipkin v2 JSON: %w", err)
+	}
+	return c.traces(), nil
+}
