@@ -45,6 +45,49 @@ var ErrInvalidSegment = errors.New("invalid segment")
 // Convert appends the spans of seg to dst. A segment without traceId or traceSegmentId is
 // refused: its span ids could not be told apart from another segment's.
 func Convert(dst []*spanv1.DatakitSpan, seg *agentv3.SegmentObject, opt *Options) ([]*spanv1.DatakitSpan, error) {
+	c := newConverter(opt, len(seg.GetSpans()))
+	defer c.done()
+	return c.convert(dst, seg)
+}
+
+// ConvertAll converts several segments, naming the failing one by its index.
+func ConvertAll(segs []*agentv3.SegmentObject, opt *Options) ([]*spanv1.DatakitSpan, error) {
+	n := 0
+	for _, s := range segs {
+		n += len(s.GetSpans())
+	}
+	c := newConverter(opt, n)
+	defer c.done()
+	out := make([]*spanv1.DatakitSpan, 0, n)
+	for i, s := range segs {
+		var err error
+		if out, err = c.convert(out, s); err != nil {
+			return nil, fmt.Errorf("segments[%d]: %w", i, err)
+		}
+	}
+	return out, nil
+}
+
+// converter is what one payload's conversion shares: the spans come from one block, their
+// ids and messages from one string (spanmodel.TextBatch), tag keys from one cache.
+type converter struct {
+	opt   *Options
+	block []spanv1.DatakitSpan
+	tb    *spanmodel.TextBatch
+	keys  spanmodel.TagKeys
+}
+
+func newConverter(opt *Options, spans int) *converter {
+	if opt == nil {
+		opt = &Options{}
+	}
+	return &converter{opt: opt, block: make([]spanv1.DatakitSpan, 0, spans), tb: spanmodel.GetTextBatch()}
+}
+
+// done gives the spans their strings.
+func (c *converter) done() { c.tb.Release() }
+
+func (c *converter) convert(dst []*spanv1.DatakitSpan, seg *agentv3.SegmentObject) ([]*spanv1.DatakitSpan, error) {
 	if seg == nil {
 		return dst, fmt.Errorf("%w: null segment", ErrInvalidSegment)
 	}
@@ -54,51 +97,39 @@ func Convert(dst []*spanv1.DatakitSpan, seg *agentv3.SegmentObject, opt *Options
 	if seg.TraceSegmentId == "" {
 		return dst, fmt.Errorf("%w: traceSegmentId is empty (trace %q)", ErrInvalidSegment, seg.TraceId)
 	}
-	if opt == nil {
-		opt = &Options{}
-	}
-	var scratch []byte
 	for _, span := range seg.Spans {
 		if span == nil {
 			continue
 		}
-		dst = append(dst, convertSpan(seg, span, opt, &scratch))
+		if len(c.block) == cap(c.block) {
+			c.block = make([]spanv1.DatakitSpan, 0, max(8, cap(c.block)))
+		}
+		c.block = c.block[:len(c.block)+1]
+		ds := &c.block[len(c.block)-1]
+		c.convertSpan(ds, seg, span)
+		dst = append(dst, ds)
 	}
 	return dst, nil
 }
 
-// ConvertAll converts several segments, naming the failing one by its index.
-func ConvertAll(segs []*agentv3.SegmentObject, opt *Options) ([]*spanv1.DatakitSpan, error) {
-	n := 0
-	for _, s := range segs {
-		n += len(s.GetSpans())
-	}
-	out := make([]*spanv1.DatakitSpan, 0, n)
-	for i, s := range segs {
-		var err error
-		if out, err = Convert(out, s, opt); err != nil {
-			return nil, fmt.Errorf("segments[%d]: %w", i, err)
-		}
-	}
-	return out, nil
+// setSpanID gives *dst the id DataKit gives a span: its segment id and its number.
+func (c *converter) setSpanID(dst *string, segmentID string, id int32) {
+	start := len(c.tb.Buf)
+	c.tb.Buf = strconv.AppendInt(append(c.tb.Buf, segmentID...), int64(id), 10)
+	c.tb.Set(dst, start)
 }
 
-func spanID(segmentID string, id int32) string {
-	buf := make([]byte, 0, len(segmentID)+11)
-	buf = append(buf, segmentID...)
-	return string(strconv.AppendInt(buf, int64(id), 10))
-}
-
-func parentID(seg *agentv3.SegmentObject, span *agentv3.SpanObject) string {
+func (c *converter) setParentID(ds *spanv1.DatakitSpan, seg *agentv3.SegmentObject, span *agentv3.SpanObject) {
 	// A reference links the first span of a segment to its parent in another segment
 	// (another process or thread); it wins over the in-segment parent.
-	if len(span.Refs) > 0 && span.Refs[0] != nil {
-		return spanID(span.Refs[0].ParentTraceSegmentId, span.Refs[0].ParentSpanId)
+	switch {
+	case len(span.Refs) > 0 && span.Refs[0] != nil:
+		c.setSpanID(&ds.ParentId, span.Refs[0].ParentTraceSegmentId, span.Refs[0].ParentSpanId)
+	case span.ParentSpanId < 0:
+		ds.ParentId = "0"
+	default:
+		c.setSpanID(&ds.ParentId, seg.TraceSegmentId, span.ParentSpanId)
 	}
-	if span.ParentSpanId < 0 {
-		return "0"
-	}
-	return spanID(seg.TraceSegmentId, span.ParentSpanId)
 }
 
 func spanType(t agentv3.SpanType) string {
@@ -141,20 +172,19 @@ func tagValue(tags []*commonv3.KeyStringValuePair, key string) (string, bool) {
 	return "", false
 }
 
-func convertSpan(seg *agentv3.SegmentObject, span *agentv3.SpanObject, opt *Options, scratch *[]byte) *spanv1.DatakitSpan {
-	ds := &spanv1.DatakitSpan{
-		TraceId:       seg.TraceId,
-		ParentId:      parentID(seg, span),
-		SpanId:        spanID(seg.TraceSegmentId, span.SpanId),
-		Service:       seg.Service,
-		Resource:      span.OperationName,
-		Source:        Source,
-		SpanType:      spanType(span.SpanType),
-		SourceType:    spanmodel.SourceTypeCustom,
-		StartUnixNano: span.StartTime * msPerNano,
-		DurationNano:  (span.EndTime - span.StartTime) * msPerNano,
-		Status:        spanmodel.StatusOK,
-	}
+func (c *converter) convertSpan(ds *spanv1.DatakitSpan, seg *agentv3.SegmentObject, span *agentv3.SpanObject) {
+	opt := c.opt
+	ds.TraceId = seg.TraceId
+	c.setParentID(ds, seg, span)
+	c.setSpanID(&ds.SpanId, seg.TraceSegmentId, span.SpanId)
+	ds.Service = seg.Service
+	ds.Resource = span.OperationName
+	ds.Source = Source
+	ds.SpanType = spanType(span.SpanType)
+	ds.SourceType = spanmodel.SourceTypeCustom
+	ds.StartUnixNano = span.StartTime * msPerNano
+	ds.DurationNano = (span.EndTime - span.StartTime) * msPerNano
+	ds.Status = spanmodel.StatusOK
 	if span.IsError {
 		ds.Status = spanmodel.StatusError
 	}
@@ -176,7 +206,7 @@ func convertSpan(seg *agentv3.SegmentObject, span *agentv3.SpanObject, opt *Opti
 	tags := spanmodel.NewTags(opt.InputTags, len(span.Tags)+2)
 	for _, t := range span.Tags {
 		if t != nil {
-			spanmodel.PutTag(tags, opt.IgnoreTags, t.Key, t.Value)
+			c.keys.Put(tags, opt.IgnoreTags, t.Key, t.Value)
 		}
 	}
 	if seg.ServiceInstance != "" {
@@ -189,8 +219,8 @@ func convertSpan(seg *agentv3.SegmentObject, span *agentv3.SpanObject, opt *Opti
 		ds.Tags = tags
 	}
 	if !opt.DelMessage {
-		*scratch = appendSpanJSON((*scratch)[:0], span)
-		ds.Message = string(*scratch)
+		start := len(c.tb.Buf)
+		c.tb.Buf = appendSpanJSON(c.tb.Buf, span)
+		c.tb.Set(&ds.Message, start)
 	}
-	return ds
 }
