@@ -74,6 +74,7 @@ func FuzzDecodeProtobuf(f *testing.F) {
 			if _, err := spanmodel.Marshal(tr.ToTraceBatch(td, Meta{RemoteIP: "127.0.0.1"})); err != nil {
 				t.Fatalf("batch does not marshal: %v", err)
 			}
+			checkNeighbours(t, tr, td, Meta{RemoteIP: "127.0.0.1"})
 		}
 	})
 }

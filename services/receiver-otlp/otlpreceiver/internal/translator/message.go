@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-var kindNames = map[ptrace.SpanKind]string{
+var kindNames = [...]string{
 	ptrace.SpanKindInternal: "SPAN_KIND_INTERNAL",
 	ptrace.SpanKindServer:   "SPAN_KIND_SERVER",
 	ptrace.SpanKindClient:   "SPAN_KIND_CLIENT",
@@ -19,7 +19,7 @@ var kindNames = map[ptrace.SpanKind]string{
 	ptrace.SpanKindConsumer: "SPAN_KIND_CONSUMER",
 }
 
-var statusNames = map[ptrace.StatusCode]string{
+var statusNames = [...]string{
 	ptrace.StatusCodeOk:    "STATUS_CODE_OK",
 	ptrace.StatusCodeError: "STATUS_CODE_ERROR",
 }
@@ -62,7 +62,7 @@ func (c *conv) appendMessage(b []byte, sp ptrace.Span, res *resourceSet, scope *
 		}
 		if k := sp.Kind(); k != ptrace.SpanKindUnspecified {
 			w.key("kind")
-			w.b = appendEnum(w.b, kindNames[k], int64(k))
+			w.b = appendEnum(w.b, enumName(kindNames[:], k), int64(k))
 		}
 		if t := sp.StartTimestamp(); t != 0 {
 			w.key("startTimeUnixNano")
@@ -121,7 +121,7 @@ func (c *conv) appendMessage(b []byte, sp ptrace.Span, res *resourceSet, scope *
 		}
 		if code := st.Code(); code != ptrace.StatusCodeUnset {
 			sw.key("code")
-			sw.b = appendEnum(sw.b, statusNames[code], int64(code))
+			sw.b = appendEnum(sw.b, enumName(statusNames[:], code), int64(code))
 		}
 		w.b = append(sw.b, '}')
 	}

@@ -39,13 +39,22 @@ var exceptionFields = [...]struct{ attr, field string }{
 	{"exception.stacktrace", "error_stack"},
 }
 
-var spanKinds = map[ptrace.SpanKind]string{
+// spanKinds is the span_kind tag by SpanKind (an array: a map lookup per span showed).
+var spanKinds = [...]string{
 	ptrace.SpanKindUnspecified: "unspecified",
 	ptrace.SpanKindInternal:    "internal",
 	ptrace.SpanKindServer:      "server",
 	ptrace.SpanKindClient:      "client",
 	ptrace.SpanKindProducer:    "producer",
 	ptrace.SpanKindConsumer:    "consumer",
+}
+
+// enumName is names[v], "" when v is out of range.
+func enumName[E ~int32](names []string, v E) string {
+	if v >= 0 && int64(v) < int64(len(names)) {
+		return names[v]
+	}
+	return ""
 }
 
 // reservedFields are point keys the sender writes from dedicated span fields; a promoted
@@ -68,6 +77,8 @@ type attrSet struct {
 	promoted []kv
 	// nfields bounds how many fields promoted adds (sizes each span's map).
 	nfields int
+	// need is how many field values of each kind promoted carves for each span.
+	need fieldNeed
 	// frag is the JSON of the attributes left for the message, each followed by a comma.
 	frag []byte
 }
@@ -76,10 +87,11 @@ type attrSet struct {
 // payload as DataKit does (single-server rule).
 func (t *Translator) Spans(td ptrace.Traces, m Meta) []*spanv1.DatakitSpan {
 	spans := make([]*spanv1.DatakitSpan, 0, td.SpanCount())
-	c := conv{t: t, meta: m, scratch: getScratch()}
+	c := conv{t: t, scratch: getScratch()}
 	defer putScratch(c.scratch)
-	c.slab = min(max(4*cap(spans), 8), 256)
 	c.nspans = cap(spans)
+	c.left = c.nspans
+	c.remoteIP = spanmodel.ValidString(m.RemoteIP)
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -91,6 +103,7 @@ func (t *Translator) Spans(td ptrace.Traces, m Meta) []*spanv1.DatakitSpan {
 			sl := ss.Spans()
 			for k := 0; k < sl.Len(); k++ {
 				spans = append(spans, c.span(sl.At(k), &res, &scope))
+				c.left--
 			}
 		}
 	}
@@ -109,26 +122,72 @@ func (t *Translator) ToTraceBatch(td ptrace.Traces, m Meta) *spanv1.TraceBatch {
 // the payload's field values are carved from (a payload's spans live and die together, and
 // two allocations per promoted attribute dominated the conversion cost).
 type conv struct {
-	t    *Translator
-	meta Meta
+	t *Translator
+	// remoteIP is Meta.RemoteIP made valid UTF-8 once for all spans.
+	remoteIP string
 	*scratch
-	fv   []spanv1.FieldValue
-	fvS  []spanv1.FieldValue_S
-	fvI  []spanv1.FieldValue_I
-	fvF  []spanv1.FieldValue_F
-	slab int
+	strs []strSlot
+	ints []intSlot
+	flts []fltSlot
+	// need is what the current span carves, which sizes a slab refill for the spans left.
+	need fieldNeed
 
-	nspans int
-	spans  []spanv1.DatakitSpan
+	// nspans is the payload's span count, left how many of them are still to convert.
+	nspans, left int
+	spans        []spanv1.DatakitSpan
 }
+
+// A field value and its oneof wrapper share one slab element: one allocation per payload
+// instead of two per value, and the pair sits together in memory.
+type (
+	strSlot struct {
+		f spanv1.FieldValue
+		w spanv1.FieldValue_S
+	}
+	intSlot struct {
+		f spanv1.FieldValue
+		w spanv1.FieldValue_I
+	}
+	fltSlot struct {
+		f spanv1.FieldValue
+		w spanv1.FieldValue_F
+	}
+)
+
+// fieldNeed counts the slab-carved field values of each kind (bool fields are rare and
+// allocated one by one).
+type fieldNeed struct{ s, i, f int }
+
+func (n *fieldNeed) add(o fieldNeed) { n.s, n.i, n.f = n.s+o.s, n.i+o.i, n.f+o.f }
+
+// count adds what fieldOf carves for v.
+func (n *fieldNeed) count(v pcommon.Value) {
+	switch v.Type() {
+	case pcommon.ValueTypeStr, pcommon.ValueTypeBytes, pcommon.ValueTypeMap, pcommon.ValueTypeSlice:
+		n.s++
+	case pcommon.ValueTypeInt:
+		n.i++
+	case pcommon.ValueTypeDouble:
+		n.f++
+	}
+}
+
+// maxSlab bounds one slab so that a huge payload is carved in pieces.
+const maxSlab = 4096
+
+// refill is the size of a new slab when the current span needs perSpan values of its
+// kind: enough for every span left when they are alike, as a payload's spans mostly are.
+func (c *conv) refill(perSpan int) int { return min(max(perSpan*c.left, 8), maxSlab) }
 
 // scratch is the conversion's working memory, pooled across payloads: nothing a span
 // keeps points into it.
 type scratch struct {
 	tmp []byte
-	// spanKV is the current span's promoted attributes, collected before its field map is
-	// made so that the map is sized from what it will hold.
-	spanKV []kv
+	// memo is the promotion of the previous span's attribute keys, by position: the spans
+	// of a payload mostly carry the same keys in the same order, and comparing a key with
+	// the one before is cheaper than resolving it again. Valid for one conversion only (it
+	// depends on the Translator).
+	memo []memoKey
 	// arena holds the hex ids and messages of all the payload's spans; finish turns it
 	// into one string the spans' strings are cut from (one allocation, not two per span).
 	arena   []byte
@@ -148,10 +207,37 @@ func putScratch(s *scratch) {
 	}
 	s.tmp, s.arena = s.tmp[:0], s.arena[:0]
 	// Drop the references into the payload (pdata values, spans) before pooling.
-	clear(s.spanKV[:cap(s.spanKV)])
 	clear(s.pending[:cap(s.pending)])
-	s.spanKV, s.pending = s.spanKV[:0], s.pending[:0]
+	clear(s.memo[:cap(s.memo)])
+	s.pending, s.memo = s.pending[:0], s.memo[:0]
 	scratchPool.Put(s)
+}
+
+// memoKey is one attribute key and where it is promoted to (ok false: it is not).
+type memoKey struct {
+	key string
+	t   promoteTarget
+	ok  bool
+}
+
+// maxMemo bounds the memo: a span with more attributes resolves the rest one by one.
+const maxMemo = 64
+
+// spanTarget is Translator.target for the i-th attribute of a span, through the memo.
+func (c *conv) spanTarget(i int, k string) (promoteTarget, bool) {
+	if i < len(c.memo) {
+		if m := &c.memo[i]; m.key == k {
+			return m.t, m.ok
+		}
+		t, ok := c.t.target(k)
+		c.memo[i] = memoKey{key: k, t: t, ok: ok}
+		return t, ok
+	}
+	t, ok := c.t.target(k)
+	if i == len(c.memo) && i < maxMemo {
+		c.memo = append(c.memo, memoKey{key: k, t: t, ok: ok})
+	}
+	return t, ok
 }
 
 // pendingSpan is where a span's arena strings are: idOff < 0 when its ids are already
@@ -194,31 +280,28 @@ func carve[T any](slab *[]T, n int) *T {
 }
 
 func (c *conv) newSpan() *spanv1.DatakitSpan {
-	return carve(&c.spans, min(max(c.nspans, 1), 256))
+	return carve(&c.spans, min(max(c.left, 1), maxSlab))
 }
 
 func (c *conv) float(v float64) *spanv1.FieldValue {
-	w := carve(&c.fvF, c.slab)
-	w.F = v
-	f := carve(&c.fv, c.slab)
-	f.Kind = w
-	return f
+	p := carve(&c.flts, c.refill(c.need.f))
+	p.w.F = v
+	p.f.Kind = &p.w
+	return &p.f
 }
 
 func (c *conv) str(v string) *spanv1.FieldValue {
-	w := carve(&c.fvS, c.slab)
-	w.S = v
-	f := carve(&c.fv, c.slab)
-	f.Kind = w
-	return f
+	p := carve(&c.strs, c.refill(c.need.s))
+	p.w.S = v
+	p.f.Kind = &p.w
+	return &p.f
 }
 
 func (c *conv) int(v int64) *spanv1.FieldValue {
-	w := carve(&c.fvI, c.slab)
-	w.I = v
-	f := carve(&c.fv, c.slab)
-	f.Kind = w
-	return f
+	p := carve(&c.ints, c.refill(c.need.i))
+	p.w.I = v
+	p.f.Kind = &p.w
+	return &p.f
 }
 
 type resourceSet struct {
@@ -256,6 +339,7 @@ func (c *conv) attrSet(attrs pcommon.Map, skip string) attrSet {
 			s.promoted = append(s.promoted, p)
 			if !p.tag {
 				s.nfields++
+				s.need.count(v)
 			}
 			continue
 		}
@@ -271,7 +355,11 @@ func (c *conv) kvOf(k string, v pcommon.Value) (kv, bool) {
 	if !ok {
 		return kv{}, false
 	}
-	return kv{promoteTarget: t, tag: t.key == tagHTTPStatus && v.Type() == pcommon.ValueTypeInt, val: v}, true
+	return newKV(t, v), true
+}
+
+func newKV(t promoteTarget, v pcommon.Value) kv {
+	return kv{promoteTarget: t, tag: t.key == tagHTTPStatus && v.Type() == pcommon.ValueTypeInt, val: v}
 }
 
 func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.DatakitSpan {
@@ -310,15 +398,10 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	s.Status = status(sp.Status())
 	s.Tags = make(map[string]string, 4+len(o.Tags))
 
-	runtimeID, consumedRuntimeID := res.runtimeID, false
-	if runtimeID == "" {
-		if v, ok := attrs.Get(attrRuntimeID); ok {
-			if v.Type() == pcommon.ValueTypeStr {
-				runtimeID = spanmodel.ValidString(v.Str())
-			}
-			consumedRuntimeID = o.CleanMessage
-		}
-	}
+	// Without a resource runtime_id the span's own (its first) is used, and consumed with
+	// clean_message; it is found in the pass over the attributes below.
+	runtimeID := res.runtimeID
+	spanRuntimeID, seenRuntimeID := runtimeID == "", false
 
 	events := sp.Events()
 	exception := -1
@@ -331,18 +414,34 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 
 	// The span's own promoted attributes are resolved first to size the field map.
 	nfields := res.nfields + scope.nfields
-	c.spanKV = c.spanKV[:0]
+	need := res.need
+	need.add(scope.need)
+	// On the stack: no write barriers while the collector runs, and no pooled references.
+	var kvBuf [16]kv
+	spanKV := kvBuf[:0]
 	c.tmp = c.tmp[:0]
 	var facts attrFacts
+	i := -1
 	for k, v := range attrs.All() {
+		i++
 		facts.scan(k, v)
-		if consumedRuntimeID && k == attrRuntimeID {
-			continue
+		if spanRuntimeID && k == attrRuntimeID {
+			if !seenRuntimeID {
+				seenRuntimeID = true
+				if v.Type() == pcommon.ValueTypeStr {
+					runtimeID = spanmodel.ValidString(v.Str())
+				}
+			}
+			if o.CleanMessage {
+				continue
+			}
 		}
-		if p, ok := c.kvOf(k, v); ok {
-			c.spanKV = append(c.spanKV, p)
+		if t, ok := c.spanTarget(i, k); ok {
+			p := newKV(t, v)
+			spanKV = append(spanKV, p)
 			if !p.tag {
 				nfields++
+				need.count(v)
 			}
 			continue
 		}
@@ -351,11 +450,14 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	}
 	if runtimeID != "" {
 		nfields += 2
+		need.s += 2
 	}
 	if exception >= 0 {
 		// error_* and the exception_* promoted from the event.
 		nfields += 2 * len(exceptionFields)
+		need.s += 2 * len(exceptionFields)
 	}
+	c.need = need
 	s.Fields = make(map[string]*spanv1.FieldValue, nfields)
 
 	if runtimeID != "" {
@@ -383,8 +485,8 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	for i := range scope.promoted {
 		c.put(s, &scope.promoted[i])
 	}
-	for i := range c.spanKV {
-		c.put(s, &c.spanKV[i])
+	for i := range spanKV {
+		c.put(s, &spanKV[i])
 	}
 	// DataKit appends the converted trace id as an attribute, for text search in message.
 	if c.t.traceIDKey == "" {
@@ -414,8 +516,8 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 
 	// The receiver's own tags go on after promotion so that a promoted field of the same
 	// name cannot displace them; only the input's tags override them.
-	if c.meta.RemoteIP != "" {
-		setTag(s, tagRemoteIP, spanmodel.ValidString(c.meta.RemoteIP))
+	if c.remoteIP != "" {
+		setTag(s, tagRemoteIP, c.remoteIP)
 	}
 	if o.SplitServiceName {
 		if sys := facts.system; sys != "" {
@@ -423,7 +525,7 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 			s.Service = spanmodel.ValidString(sys)
 		}
 	}
-	if kind, ok := spanKinds[sp.Kind()]; ok {
+	if kind := enumName(spanKinds[:], sp.Kind()); kind != "" {
 		setTag(s, tagSpanKind, kind)
 	}
 	if host := facts.dbHost(); host != "" {
