@@ -2,6 +2,7 @@ package spanmodel
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -108,6 +109,50 @@ func TestGroupByTrace(t *testing.T) {
 	assert.Len(t, got[0].Spans, 2)
 	assert.Equal(t, "3", got[0].Spans[1].SpanId)
 	assert.Equal(t, "b", got[1].Spans[0].TraceId)
+	assert.Nil(t, GroupByTrace(nil))
+
+	got[0].Spans = append(got[0].Spans, &spanv1.DatakitSpan{TraceId: "a", SpanId: "4"})
+	assert.Equal(t, "2", got[1].Spans[0].SpanId, "appending to one trace leaves the next alone")
+}
+
+// groupByTraceRef is the obvious map-of-slices grouping GroupByTrace must agree with.
+func groupByTraceRef(spans []*spanv1.DatakitSpan) [][]string {
+	idx := map[string]int{}
+	var out [][]string
+	for _, s := range spans {
+		i, ok := idx[s.TraceId]
+		if !ok {
+			i = len(out)
+			idx[s.TraceId] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], s.SpanId)
+	}
+	return out
+}
+
+func TestGroupByTraceMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 500 {
+		n := r.IntN(40)
+		spans := make([]*spanv1.DatakitSpan, n)
+		for k := range spans {
+			// Few ids, so runs, interleavings and returns to an earlier trace all occur.
+			spans[k] = &spanv1.DatakitSpan{TraceId: fmt.Sprint(r.IntN(4)), SpanId: fmt.Sprint(k)}
+			if k > 0 && r.IntN(2) == 0 {
+				spans[k].TraceId = spans[k-1].TraceId
+			}
+		}
+		var got [][]string
+		for _, tr := range GroupByTrace(spans) {
+			var ids []string
+			for _, s := range tr.Spans {
+				ids = append(ids, s.SpanId)
+			}
+			got = append(got, ids)
+		}
+		require.Equal(t, groupByTraceRef(spans), got)
+	}
 }
 
 func TestCodecRoundTrip(t *testing.T) {

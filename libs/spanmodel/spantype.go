@@ -103,17 +103,49 @@ func SourceTypeOf(spanType string) string {
 }
 
 // GroupByTrace groups spans by trace id, keeping first-seen order of traces and spans.
+// Every receiver calls it on every payload, so it allocates a fixed handful of blocks
+// rather than growing a slice per trace: SDKs send a trace's spans together, so runs of
+// one id skip the map, which is only consulted where a run starts.
 func GroupByTrace(spans []*spanv1.DatakitSpan) []*spanv1.DatakitTrace {
-	idx := map[string]int{}
-	var out []*spanv1.DatakitTrace
-	for _, s := range spans {
+	if len(spans) == 0 {
+		return nil
+	}
+	trace := make([]int32, len(spans)) // trace index of each span
+	var (
+		counts []int
+		idx    map[string]int
+	)
+	for k, s := range spans {
+		if k > 0 && s.TraceId == spans[k-1].TraceId {
+			trace[k] = trace[k-1]
+			counts[trace[k]]++
+			continue
+		}
 		i, ok := idx[s.TraceId]
 		if !ok {
-			i = len(out)
+			if idx == nil {
+				idx = make(map[string]int, 8)
+			}
+			i = len(counts)
 			idx[s.TraceId] = i
-			out = append(out, &spanv1.DatakitTrace{})
+			counts = append(counts, 0)
 		}
-		out[i].Spans = append(out[i].Spans, s)
+		trace[k] = int32(i)
+		counts[i]++
+	}
+	traces := make([]spanv1.DatakitTrace, len(counts))
+	out := make([]*spanv1.DatakitTrace, len(counts))
+	all := make([]*spanv1.DatakitSpan, len(spans))
+	start := 0
+	for i, n := range counts {
+		// Capped so that appending to one trace cannot write into the next one's spans.
+		traces[i].Spans = all[start : start : start+n]
+		out[i] = &traces[i]
+		start += n
+	}
+	for k, s := range spans {
+		t := &traces[trace[k]]
+		t.Spans = append(t.Spans, s)
 	}
 	return out
 }
