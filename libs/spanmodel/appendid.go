@@ -20,6 +20,10 @@ func AppendHex128(b []byte, high, low uint64) []byte {
 	return appendHex16(appendHex16(b, high), low)
 }
 
+// AppendHex16 appends v as 16 lowercase hex digits, zero-padded (%016x, 0 included),
+// as Zipkin's JSON writes ids.
+func AppendHex16(b []byte, v uint64) []byte { return appendHex16(b, v) }
+
 // appendHex16 appends v as 16 lowercase hex digits, zero-padded.
 func appendHex16(b []byte, v uint64) []byte {
 	const digits = "0123456789abcdef"

@@ -14,6 +14,7 @@ func TestAppendIDs(t *testing.T) {
 	ids := []uint64{0, 1, 0xf, 0x10, 0xabc, 1 << 32, 0x0123456789abcdef, math.MaxInt64, math.MaxUint64}
 	for _, id := range ids {
 		hex := fmt.Sprintf("%016x", id)
+		assert.Equal(t, hex, string(AppendHex16([]byte("x"), id))[1:], "%d AppendHex16", id)
 		if id == 0 {
 			hex = "0"
 		}

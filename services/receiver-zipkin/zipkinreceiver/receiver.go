@@ -146,11 +146,7 @@ func decodeV1(ct string, body []byte, opt translator.Options) ([]*spanv1.Datakit
 func decodeV2(ct string, body []byte, opt translator.Options) ([]*spanv1.DatakitTrace, error) {
 	switch mt := mediaType(ct); mt {
 	case "application/x-protobuf", "application/protobuf":
-		spans, err := translator.DecodeV2Proto(body)
-		if err != nil {
-			return nil, err
-		}
-		return translator.V2ToTraces(spans, opt), nil
+		return translator.V2ProtoToTraces(body, opt)
 	case "application/json", "":
 		return translator.V2JSONToTraces(body, opt)
 	default:

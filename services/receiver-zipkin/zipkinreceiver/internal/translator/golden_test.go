@@ -47,7 +47,11 @@ func v1Thrift(b []byte, o Options) ([]*spanv1.DatakitTrace, error) {
 
 func v2JSON(b []byte, o Options) ([]*spanv1.DatakitTrace, error) { return V2JSONToTraces(b, o) }
 
-func v2Proto(b []byte, o Options) ([]*spanv1.DatakitTrace, error) {
+func v2Proto(b []byte, o Options) ([]*spanv1.DatakitTrace, error) { return V2ProtoToTraces(b, o) }
+
+// v2ProtoViaModel is the path V2ProtoToTraces shortcuts: decode to model.SpanModels, then
+// convert those.
+func v2ProtoViaModel(b []byte, o Options) ([]*spanv1.DatakitTrace, error) {
 	s, err := DecodeV2Proto(b)
 	if err != nil {
 		return nil, err

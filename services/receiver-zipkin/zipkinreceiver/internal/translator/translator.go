@@ -40,15 +40,7 @@ func group(spans []*spanv1.DatakitSpan) []*spanv1.DatakitTrace {
 
 // scratch is what one payload's conversion reuses from span to span.
 type scratch struct {
-	msg  []byte // the message being written; each span's is copied out
 	keys spanmodel.TagKeys
-}
-
-func traceID(high, low uint64) string {
-	if high != 0 {
-		return spanmodel.Hex128(high, low)
-	}
-	return spanmodel.FormatSpanIDByBase(low, 16)
 }
 
 func statusOf(isErr bool) string {

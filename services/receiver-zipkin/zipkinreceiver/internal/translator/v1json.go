@@ -123,8 +123,51 @@ func readPtr[T any](r *jsonwire.Reader, dst **T, alloc func() *T, read func(*T) 
 	return read(*dst)
 }
 
-// v1Hints are the previous span's list lengths, to size the next span's lists.
-type v1Hints struct{ annotations, binary int }
+// v1Hints are the previous span's list lengths, to size the next span's lists, and the
+// chunks the payload's lists and endpoints are cut from (a few allocations a payload, not
+// three a span).
+type v1Hints struct {
+	annotations, binary int
+	annChunk            chunk[V1Annotation]
+	binChunk            chunk[V1BinaryAnnotation]
+	endpoints           chunk[V1Endpoint]
+	raw                 rawArena
+}
+
+// rawArena keeps copies of the binary annotations' values: jsonwire.Reader.Bytes would
+// copy the whole payload for them, where the values are a small part of it.
+type rawArena struct{ buf []byte }
+
+// copy returns a copy of v that later copies leave alone.
+func (a *rawArena) copy(v []byte) []byte {
+	if len(v) > cap(a.buf)-len(a.buf) {
+		a.buf = make([]byte, 0, max(min(max(4096, 2*cap(a.buf)), 1<<20), len(v)))
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, v...)
+	return a.buf[start:len(a.buf):len(a.buf)]
+}
+
+// chunk hands out pieces of one bigger allocation; the pieces live as long as the longest
+// lived of them, as a payload's spans do.
+type chunk[T any] struct {
+	free []T
+	next int // the next allocation's size: growing, so little is left unused
+}
+
+// take is make([]T, 0, n); c may be nil.
+func (c *chunk[T]) take(n int) []T {
+	if c == nil || n > 64 {
+		return make([]T, 0, n)
+	}
+	if n > len(c.free) {
+		c.next = min(max(2*c.next, 4*n), 1024)
+		c.free = make([]T, c.next)
+	}
+	s := c.free[:0:n]
+	c.free = c.free[n:]
+	return s
+}
 
 func readV1Span(r *jsonwire.Reader, s *V1Span, h *v1Hints) error {
 	return readStruct(r, v1SpanFields, func(field int) error {
@@ -144,7 +187,7 @@ func readV1Span(r *jsonwire.Reader, s *V1Span, h *v1Hints) error {
 		case 6:
 			return readBool(r, &s.Debug)
 		case 7:
-			return readSlice(r, &s.Annotations, &h.annotations, func(a *V1Annotation) error {
+			return readSlice(r, &s.Annotations, &h.annotations, &h.annChunk, func(a *V1Annotation) error {
 				return readStruct(r, v1AnnotationFields, func(field int) error {
 					switch field {
 					case 0:
@@ -152,11 +195,11 @@ func readV1Span(r *jsonwire.Reader, s *V1Span, h *v1Hints) error {
 					case 1:
 						return readString(r, &a.Value)
 					}
-					return readV1Endpoint(r, &a.Endpoint)
+					return readV1Endpoint(r, &a.Endpoint, &h.endpoints)
 				})
 			})
 		}
-		return readSlice(r, &s.BinaryAnnotations, &h.binary, func(a *V1BinaryAnnotation) error {
+		return readSlice(r, &s.BinaryAnnotations, &h.binary, &h.binChunk, func(a *V1BinaryAnnotation) error {
 			return readStruct(r, v1BinaryAnnotationFields, func(field int) error {
 				switch field {
 				case 0:
@@ -165,13 +208,13 @@ func readV1Span(r *jsonwire.Reader, s *V1Span, h *v1Hints) error {
 					// json.RawMessage takes any value as written, null included.
 					v, err := r.Value()
 					if err == nil {
-						a.Value = r.Bytes(v)
+						a.Value = h.raw.copy(v)
 					}
 					return err
 				case 2:
 					return readString(r, &a.Type)
 				}
-				return readV1Endpoint(r, &a.Endpoint)
+				return readV1Endpoint(r, &a.Endpoint, &h.endpoints)
 			})
 		})
 	})
@@ -198,8 +241,8 @@ func readV1ID(r *jsonwire.Reader, dst *V1ID) error {
 	return nil
 }
 
-func readV1Endpoint(r *jsonwire.Reader, dst **V1Endpoint) error {
-	return readPtr(r, dst, func() *V1Endpoint { return &V1Endpoint{} }, func(e *V1Endpoint) error {
+func readV1Endpoint(r *jsonwire.Reader, dst **V1Endpoint, c *chunk[V1Endpoint]) error {
+	return readPtr(r, dst, func() *V1Endpoint { return &c.take(1)[:1][0] }, func(e *V1Endpoint) error {
 		return readStruct(r, v1EndpointFields, func(field int) error {
 			switch field {
 			case 0:
@@ -219,8 +262,8 @@ func readV1Endpoint(r *jsonwire.Reader, dst **V1Endpoint) error {
 
 // readSlice is encoding/json's slice: null clears it, and an array is decoded over the
 // elements already there (a duplicate member merges into them). A new slice gets room for
-// hint elements; hint becomes the length read.
-func readSlice[T any](r *jsonwire.Reader, dst *[]T, hint *int, elem func(*T) error) error {
+// hint elements (cut from c, which may be nil); hint becomes the length read.
+func readSlice[T any](r *jsonwire.Reader, dst *[]T, hint *int, c *chunk[T], elem func(*T) error) error {
 	switch r.Peek() {
 	case 'n':
 		*dst = nil
@@ -234,7 +277,7 @@ func readSlice[T any](r *jsonwire.Reader, dst *[]T, hint *int, elem func(*T) err
 	}
 	s := *dst
 	if s == nil && *hint > 0 {
-		s = make([]T, 0, *hint)
+		s = c.take(*hint)
 	}
 	i := 0
 	for ; r.More(); i++ {
@@ -302,17 +345,21 @@ func (e *V1Endpoint) service() string {
 	return e.ServiceName
 }
 
-// V1JSONToTraces converts decoded v1 JSON spans of one payload. Every tag value and
+// V1JSONToTraces converts decoded v1 JSON spans of one payload. Every id, tag value and
 // message is printed first into one buffer that becomes one string (spanmodel.TextBatch),
-// which the spans' strings are cut from: one allocation, not one per tag value and span.
+// which the spans' strings are cut from, and the spans come from one block: a few
+// allocations a payload, not several a span.
 func V1JSONToTraces(spans []V1Span, opt Options) []*spanv1.DatakitTrace {
 	nBin := 0
 	for i := range spans {
 		nBin += len(spans[i].BinaryAnnotations)
 	}
-	texts := make([]string, nBin+len(spans)) // tag values, then messages
-	values, msgs := texts[:nBin], texts[nBin:]
+	values := make([]string, nBin)
+	cs := make([]v1Span, len(spans))
+	valid := make([]bool, len(spans))
+	block := make([]spanv1.DatakitSpan, len(spans))
 	tb := spanmodel.GetTextBatch()
+	defer tb.Release()
 	k := 0
 	for i := range spans {
 		s := &spans[i]
@@ -322,18 +369,24 @@ func V1JSONToTraces(spans []V1Span, opt Options) []*spanv1.DatakitTrace {
 			tb.Set(&values[k], start)
 			k++
 		}
+		c, err := checkV1IDs(s)
+		if err != nil {
+			continue // DecodeV1JSON already refused the payload
+		}
+		valid[i] = true
+		cs[i] = c
+		v1IDs(tb, &block[i], &cs[i])
 		if !opt.DelMessage {
 			start := len(tb.Buf)
 			if b, ok := appendV1Message(tb.Buf, s); ok {
 				tb.Buf = b
-				tb.Set(&msgs[i], start)
+				tb.Set(&block[i].Message, start)
 			} else {
 				tb.Buf = b[:start]
 			}
 		}
 	}
 	tb.Flush()
-	tb.Release()
 
 	out := make([]*spanv1.DatakitSpan, 0, len(spans))
 	var sc scratch
@@ -342,11 +395,11 @@ func V1JSONToTraces(spans []V1Span, opt Options) []*spanv1.DatakitTrace {
 	k = 0
 	for i := range spans {
 		s := &spans[i]
-		c, err := checkV1IDs(s)
-		if err != nil {
+		if !valid[i] {
 			k += len(s.BinaryAnnotations)
-			continue // DecodeV1JSON already refused the payload
+			continue
 		}
+		c := &cs[i]
 		c.name, c.timestamp, c.duration, c.unknownService = s.Name, s.Timestamp, s.Duration, UnknownServiceV1JSON
 		anns = anns[:0]
 		for _, a := range s.Annotations {
@@ -358,9 +411,8 @@ func V1JSONToTraces(spans []V1Span, opt Options) []*spanv1.DatakitTrace {
 			k++
 		}
 		c.annotations, c.binary = anns, bins
-		ds := v1ToSpan(&c, opt, &sc)
-		ds.Message = msgs[i]
-		out = append(out, ds)
+		v1ToSpan(&block[i], c, opt, &sc)
+		out = append(out, &block[i])
 	}
 	return group(out)
 }

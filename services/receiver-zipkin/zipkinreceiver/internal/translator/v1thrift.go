@@ -58,11 +58,10 @@ func V1ThriftToTraces(spans []*zipkincore.Span, opt Options) []*spanv1.DatakitTr
 			nBin += len(s.BinaryAnnotations)
 		}
 	}
-	// The binary annotations' values and the messages are printed into one buffer first
-	// and cut from one string (spanmodel.TextBatch), which v1ToSpan then reads: one
-	// allocation, not one per tag value and message.
+	// The binary annotations' values, the ids and the messages are printed into one buffer
+	// and cut from one string (spanmodel.TextBatch); the spans come from one block.
 	cs := make([]v1Span, 0, n)
-	msgs := make([]string, n)
+	block := make([]spanv1.DatakitSpan, n)
 	anns := make([]v1Annotation, 0, nAnn)
 	bins := make([]v1Binary, nBin) // not appended to: the TextBatch points into it
 	tb := spanmodel.GetTextBatch()
@@ -72,6 +71,7 @@ func V1ThriftToTraces(spans []*zipkincore.Span, opt Options) []*spanv1.DatakitTr
 		if s == nil {
 			continue
 		}
+		ds := &block[len(cs)]
 		c := v1Span{
 			traceHigh:      uint64(s.GetTraceIDHigh()),
 			traceLow:       uint64(s.TraceID),
@@ -82,6 +82,7 @@ func V1ThriftToTraces(spans []*zipkincore.Span, opt Options) []*spanv1.DatakitTr
 			duration:       s.GetDuration(),
 			unknownService: UnknownServiceV1Thrift,
 		}
+		v1IDs(tb, ds, &c)
 		a0 := len(anns)
 		for _, a := range s.Annotations {
 			if a != nil {
@@ -104,7 +105,7 @@ func V1ThriftToTraces(spans []*zipkincore.Span, opt Options) []*spanv1.DatakitTr
 		if !opt.DelMessage {
 			start := len(tb.Buf)
 			tb.Buf = appendV1ThriftMessage(tb.Buf, s)
-			tb.Set(&msgs[len(cs)], start)
+			tb.Set(&ds.Message, start)
 		}
 		cs = append(cs, c)
 	}
@@ -117,8 +118,8 @@ func V1ThriftToTraces(spans []*zipkincore.Span, opt Options) []*spanv1.DatakitTr
 		for j := range c.binary {
 			c.binary[j].value = spanmodel.ValidString(c.binary[j].value)
 		}
-		out[i] = v1ToSpan(c, opt, &sc)
-		out[i].Message = msgs[i]
+		v1ToSpan(&block[i], c, opt, &sc)
+		out[i] = &block[i]
 	}
 	return group(out)
 }

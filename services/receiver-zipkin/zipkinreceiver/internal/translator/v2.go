@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/openzipkin/zipkin-go/model"
@@ -31,6 +32,46 @@ func DecodeV2Proto(data []byte) ([]*model.SpanModel, error) {
 }
 
 func protoToModel(s *zipkin_proto3.Span) (*model.SpanModel, error) {
+	var m protoModel
+	if err := m.set(s); err != nil {
+		return nil, err
+	}
+	out := m.span
+	if m.span.ParentID != nil {
+		p := *m.span.ParentID
+		out.ParentID = &p
+	}
+	out.LocalEndpoint = cloneEndpoint(m.span.LocalEndpoint)
+	out.RemoteEndpoint = cloneEndpoint(m.span.RemoteEndpoint)
+	if len(m.span.Annotations) > 0 {
+		out.Annotations = slices.Clone(m.span.Annotations)
+	} else {
+		out.Annotations = nil
+	}
+	return &out, nil
+}
+
+func cloneEndpoint(e *model.Endpoint) *model.Endpoint {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	return &c
+}
+
+// protoModel is the model.SpanModel of one proto span, reused from span to span of a
+// payload: V2ProtoToTraces converts each span through it without allocating one (and its
+// endpoints, parent id and annotations) a span. Nothing of it outlives the conversion but
+// its strings and the tag map, which are the proto span's.
+type protoModel struct {
+	span          model.SpanModel
+	parent        model.ID
+	local, remote model.Endpoint
+	annotations   []model.Annotation
+}
+
+// set makes m.span what DecodeV2Proto gives for s.
+func (m *protoModel) set(s *zipkin_proto3.Span) error {
 	var tid model.TraceID
 	switch len(s.TraceId) {
 	case 16:
@@ -39,15 +80,15 @@ func protoToModel(s *zipkin_proto3.Span) (*model.SpanModel, error) {
 	case 8:
 		tid.Low = binary.BigEndian.Uint64(s.TraceId)
 	default:
-		return nil, fmt.Errorf("trace_id has %d bytes, want 8 or 16", len(s.TraceId))
+		return fmt.Errorf("trace_id has %d bytes, want 8 or 16", len(s.TraceId))
 	}
 	if tid.Empty() {
-		return nil, model.ErrValidTraceIDRequired
+		return model.ErrValidTraceIDRequired
 	}
 	if len(s.Id) != 8 {
-		return nil, fmt.Errorf("id has %d bytes, want 8", len(s.Id))
+		return fmt.Errorf("id has %d bytes, want 8", len(s.Id))
 	}
-	m := &model.SpanModel{
+	m.span = model.SpanModel{
 		SpanContext: model.SpanContext{TraceID: tid, ID: model.ID(binary.BigEndian.Uint64(s.Id))},
 		Name:        s.Name,
 		Kind:        model.Kind(kindName(s.Kind)),
@@ -58,22 +99,45 @@ func protoToModel(s *zipkin_proto3.Span) (*model.SpanModel, error) {
 	switch len(s.ParentId) {
 	case 0:
 	case 8:
-		p := model.ID(binary.BigEndian.Uint64(s.ParentId))
-		m.ParentID = &p
+		m.parent = model.ID(binary.BigEndian.Uint64(s.ParentId))
+		m.span.ParentID = &m.parent
 	default:
-		return nil, fmt.Errorf("parent_id has %d bytes, want 8", len(s.ParentId))
+		return fmt.Errorf("parent_id has %d bytes, want 8", len(s.ParentId))
 	}
 	if s.Timestamp != 0 {
-		m.Timestamp = microsToTime(s.Timestamp)
+		m.span.Timestamp = microsToTime(s.Timestamp)
 	}
-	m.LocalEndpoint = endpoint(s.LocalEndpoint)
-	m.RemoteEndpoint = endpoint(s.RemoteEndpoint)
+	m.span.LocalEndpoint = endpoint(&m.local, s.LocalEndpoint)
+	m.span.RemoteEndpoint = endpoint(&m.remote, s.RemoteEndpoint)
+	m.annotations = m.annotations[:0]
 	for _, a := range s.Annotations {
 		if a != nil {
-			m.Annotations = append(m.Annotations, model.Annotation{Timestamp: microsToTime(a.Timestamp), Value: a.Value})
+			m.annotations = append(m.annotations, model.Annotation{Timestamp: microsToTime(a.Timestamp), Value: a.Value})
 		}
 	}
-	return m, nil
+	if len(m.annotations) > 0 {
+		m.span.Annotations = m.annotations
+	}
+	return nil
+}
+
+// V2ProtoToTraces decodes a proto3 ListOfSpans as DecodeV2Proto does and converts it as
+// V2ToTraces does, without building the model.SpanModels in between.
+func V2ProtoToTraces(data []byte, opt Options) ([]*spanv1.DatakitTrace, error) {
+	list, err := unmarshalListOfSpans(data)
+	if err != nil {
+		return nil, fmt.Errorf("invalid zipkin v2 protobuf: %w", err)
+	}
+	c := newV2Converter(opt, len(list))
+	defer c.tb.Release()
+	var m protoModel
+	for i, s := range list {
+		if err := m.set(s); err != nil {
+			return nil, fmt.Errorf("invalid zipkin v2 protobuf: span[%d]: %w", i, err)
+		}
+		c.add(&m.span)
+	}
+	return c.traces(), nil
 }
 
 func kindName(k zipkin_proto3.Span_Kind) string {
@@ -87,13 +151,17 @@ func microsToTime(us uint64) time.Time {
 	return time.Unix(0, 0).Add(time.Duration(us) * time.Microsecond).UTC()
 }
 
-func endpoint(e *zipkin_proto3.Endpoint) *model.Endpoint {
+// endpoint fills m from e; nil when there is none (or it is empty).
+func endpoint(m *model.Endpoint, e *zipkin_proto3.Endpoint) *model.Endpoint {
 	if e == nil {
 		return nil
 	}
-	m := &model.Endpoint{ServiceName: e.ServiceName, Port: uint16(e.Port)}
-	if len(e.Ipv4) == net.IPv4len {
-		m.IPv4 = net.IP(e.Ipv4)
+	*m = model.Endpoint{ServiceName: e.ServiceName, Port: uint16(e.Port)}
+	// zipkin-go's own proto encoder writes the ipv4 field as it holds it, often the
+	// 16-byte IPv4-in-IPv6 form net.ParseIP returns; anything else of another length is
+	// not an IPv4 address and is left out.
+	if ip := net.IP(e.Ipv4).To4(); ip != nil && (len(e.Ipv4) == net.IPv4len || len(e.Ipv4) == net.IPv6len) {
+		m.IPv4 = ip
 	}
 	if len(e.Ipv6) == net.IPv6len {
 		m.IPv6 = net.IP(e.Ipv6)

@@ -411,7 +411,7 @@ func readAnnotations(r *jsonwire.Reader, dst *[]model.Annotation, st *v2Storage)
 		*dst = st.annotations[:0]
 	}
 	var hint int
-	err := readSlice(r, dst, &hint, func(a *model.Annotation) error { return readAnnotation(r, a) })
+	err := readSlice(r, dst, &hint, nil, func(a *model.Annotation) error { return readAnnotation(r, a) })
 	if st.reuse && cap(*dst) > cap(st.annotations) {
 		st.annotations = (*dst)[:0]
 	}

@@ -63,15 +63,15 @@ func appendV2MessageTags(b []byte, s *model.SpanModel, tags []tagPair) (_ []byte
 	}
 	b = append(b, `"traceId":"`...)
 	if s.TraceID.High != 0 {
-		b = appendHex16(b, s.TraceID.High)
+		b = spanmodel.AppendHex16(b, s.TraceID.High)
 	}
-	b = appendHex16(b, s.TraceID.Low)
+	b = spanmodel.AppendHex16(b, s.TraceID.Low)
 	b = append(b, `","id":"`...)
-	b = appendHex16(b, uint64(s.ID))
+	b = spanmodel.AppendHex16(b, uint64(s.ID))
 	b = append(b, '"')
 	if s.ParentID != nil {
 		b = append(b, `,"parentId":"`...)
-		b = appendHex16(b, uint64(*s.ParentID))
+		b = spanmodel.AppendHex16(b, uint64(*s.ParentID))
 		b = append(b, '"')
 	}
 	if s.Debug {
@@ -191,17 +191,6 @@ func appendLowerJSONString(b []byte, s string) []byte {
 		b = append(b, c)
 	}
 	return append(b, '"')
-}
-
-// appendHex16 is %016x.
-func appendHex16(b []byte, v uint64) []byte {
-	const digits = "0123456789abcdef"
-	var buf [16]byte
-	for i := 15; i >= 0; i-- {
-		buf[i] = digits[v&0xf]
-		v >>= 4
-	}
-	return append(b, buf[:]...)
 }
 
 // appendJSONString writes s as json.Marshal does (HTML-escaped).

@@ -18,7 +18,12 @@ import (
 // valid UTF-8 (proto3).
 func unmarshalListOfSpans(data []byte) ([]*zipkin_proto3.Span, error) {
 	d := protoDecoder{str: string(data), raw: bytes.Clone(data)}
-	var spans []*zipkin_proto3.Span
+	// The spans and their local endpoints come from blocks of the size the payload says:
+	// two allocations, not two a span.
+	n := d.countField(1, 0, len(d.raw))
+	spans := make([]*zipkin_proto3.Span, 0, n)
+	block := make([]zipkin_proto3.Span, n)
+	d.endpoints = make([]zipkin_proto3.Endpoint, n)
 	for i, end := 0, len(d.raw); i < end; {
 		num, typ, j, err := d.tag(i, end)
 		if err != nil {
@@ -30,7 +35,12 @@ func unmarshalListOfSpans(data []byte) ([]*zipkin_proto3.Span, error) {
 			if err != nil {
 				return nil, err
 			}
-			s := &zipkin_proto3.Span{}
+			var s *zipkin_proto3.Span
+			if len(spans) < len(block) {
+				s = &block[len(spans)]
+			} else {
+				s = &zipkin_proto3.Span{}
+			}
 			if err := d.span(s, vs, ve); err != nil {
 				return nil, err
 			}
@@ -51,8 +61,19 @@ var (
 )
 
 type protoDecoder struct {
-	str string // the payload as a string, for string fields
-	raw []byte // the payload copied, for bytes fields
+	str       string // the payload as a string, for string fields
+	raw       []byte // the payload copied, for bytes fields
+	endpoints []zipkin_proto3.Endpoint
+}
+
+// newEndpoint is a new Endpoint, from the block while it lasts.
+func (d *protoDecoder) newEndpoint() *zipkin_proto3.Endpoint {
+	if len(d.endpoints) == 0 {
+		return &zipkin_proto3.Endpoint{}
+	}
+	e := &d.endpoints[0]
+	d.endpoints = d.endpoints[1:]
+	return e
 }
 
 // tag reads the field tag at i; j is where its value starts.
@@ -137,12 +158,12 @@ func (d *protoDecoder) span(s *zipkin_proto3.Span, i, end int) error {
 				s.Name, err = d.string(vs, ve)
 			case 8:
 				if s.LocalEndpoint == nil {
-					s.LocalEndpoint = &zipkin_proto3.Endpoint{}
+					s.LocalEndpoint = d.newEndpoint()
 				}
 				err = d.endpoint(s.LocalEndpoint, vs, ve)
 			case 9:
 				if s.RemoteEndpoint == nil {
-					s.RemoteEndpoint = &zipkin_proto3.Endpoint{}
+					s.RemoteEndpoint = d.newEndpoint()
 				}
 				err = d.endpoint(s.RemoteEndpoint, vs, ve)
 			case 10:
@@ -151,7 +172,7 @@ func (d *protoDecoder) span(s *zipkin_proto3.Span, i, end int) error {
 				s.Annotations = append(s.Annotations, a)
 			case 11:
 				if s.Tags == nil {
-					s.Tags = make(map[string]string, 1+d.countTags(ve, end))
+					s.Tags = make(map[string]string, 1+d.countField(11, ve, end))
 				}
 				err = d.tagEntry(s, vs, ve)
 			}
@@ -257,16 +278,16 @@ func (d *protoDecoder) annotation(a *zipkin_proto3.Annotation, i, end int) error
 	return nil
 }
 
-// countTags counts the tag entries in raw[i:end], to size the map once (errors are left
-// to the decoding proper).
-func (d *protoDecoder) countTags(i, end int) int {
+// countField counts the length-delimited fields num in raw[i:end], to size a slice or map
+// once (errors are left to the decoding proper).
+func (d *protoDecoder) countField(field protowire.Number, i, end int) int {
 	n := 0
 	for i < end {
 		num, typ, j, err := d.tag(i, end)
 		if err != nil {
 			break
 		}
-		if num == 11 && typ == protowire.BytesType {
+		if num == field && typ == protowire.BytesType {
 			n++
 		}
 		if i, err = d.skip(num, typ, j, end); err != nil {

@@ -5,9 +5,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/openzipkin/zipkin-go/proto/zipkin_proto3"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 )
 
 // checkListOfSpans fails unless unmarshalListOfSpans agrees with proto.Unmarshal: the same
@@ -78,11 +81,16 @@ func protoSeeds(t testing.TB) [][]byte {
 	}
 }
 
+// TestUnmarshalListOfSpansMatchesProtobuf also holds V2ProtoToTraces to the model path.
 func TestUnmarshalListOfSpansMatchesProtobuf(t *testing.T) {
+	check := func(data []byte) {
+		checkListOfSpans(t, data)
+		checkV2ProtoShortcut(t, data)
+	}
 	for _, seed := range protoSeeds(t) {
-		checkListOfSpans(t, seed)
+		check(seed)
 		for n := range min(len(seed), 600) {
-			checkListOfSpans(t, seed[:n]) // truncations
+			check(seed[:n]) // truncations
 		}
 	}
 }
@@ -92,4 +100,27 @@ func FuzzUnmarshalListOfSpans(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(checkListOfSpans)
+}
+
+// checkV2ProtoShortcut fails unless V2ProtoToTraces gives what decoding to model.SpanModels
+// and converting those gives: the same traces, or both an error.
+func checkV2ProtoShortcut(t *testing.T, data []byte) {
+	t.Helper()
+	for _, opts := range []Options{{}, {DelMessage: true}, withOptions()} {
+		want, wantErr := v2ProtoViaModel(data, opts)
+		got, err := V2ProtoToTraces(data, opts)
+		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("error %v, via the model %v", err, wantErr)
+		}
+		if diff := cmp.Diff(want, got, protocmp.Transform(), cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("V2ProtoToTraces differs from V2ToTraces(DecodeV2Proto) (-want +got):\n%s", diff)
+		}
+	}
+}
+
+func FuzzV2ProtoToTracesMatchesModelPath(f *testing.F) {
+	for _, seed := range protoSeeds(f) {
+		f.Add(seed)
+	}
+	f.Fuzz(checkV2ProtoShortcut)
 }
