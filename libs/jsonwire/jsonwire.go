@@ -45,16 +45,37 @@ type Reader struct {
 	raw   []byte // a private copy of the payload, made by the first Bytes
 	start int64  // offset of the last value read
 	tmp   []byte
+	// strict: the tokenizer refused invalid UTF-8, so only escapes make a string differ
+	// from its bytes.
+	strict bool
 }
 
 var readers = sync.Pool{New: func() any { return new(Reader) }}
 
 // NewReader reads data, which must not change until Release.
 func NewReader(data []byte, syntax Syntax) *Reader {
+	return newReader(data, string(data), syntax)
+}
+
+// Sub reads v, the last value Value returned, on its own with the same syntax: its
+// strings are slices of r's payload copy too. Release it before reading on with r.
+func (r *Reader) Sub(v jsontext.Value) *Reader {
+	syntax := Lenient
+	if r.strict {
+		syntax = Strict
+	}
+	if s := r.start; s >= 0 && int(s)+len(v) <= len(r.str) {
+		return newReader(v, r.str[s:int(s)+len(v)], syntax)
+	}
+	return NewReader(v, syntax)
+}
+
+func newReader(data []byte, str string, syntax Syntax) *Reader {
 	r := readers.Get().(*Reader)
 	r.buf = *bytes.NewBuffer(data)
-	r.data, r.str, r.raw = data, string(data), nil
+	r.data, r.str, r.raw = data, str, nil
 	opts := strictOpts
+	r.strict = syntax != Lenient
 	if syntax == Lenient {
 		opts = lenientOpts
 	}
@@ -160,10 +181,19 @@ func (r *Reader) String(v jsontext.Value) string {
 	return string(r.tmp)
 }
 
+// Slice is v[i:j] (v the last value Value returned) as a string that stays valid, a slice
+// of the payload string; the caller vouches that those bytes are what it wants verbatim.
+func (r *Reader) Slice(v jsontext.Value, i, j int) string {
+	if s := r.start + int64(i); s >= 0 && int(s)+j-i <= len(r.str) {
+		return r.str[s : int(s)+j-i]
+	}
+	return string(v[i:j])
+}
+
 // Name is the object name or string v (the last one Value returned) unescaped, valid
 // until the next read.
 func (r *Reader) Name(v jsontext.Value) []byte {
-	if plain(v) {
+	if r.plain(v) {
 		return v[1 : len(v)-1]
 	}
 	r.tmp, _ = jsontext.AppendUnquote(r.tmp[:0], v)
@@ -173,13 +203,22 @@ func (r *Reader) Name(v jsontext.Value) []byte {
 // verbatim is v's contents as a slice of the payload string when it has no escapes and
 // is valid UTF-8.
 func (r *Reader) verbatim(v jsontext.Value) (string, bool) {
-	if !plain(v) {
+	if !r.plain(v) {
 		return "", false
 	}
 	if s := r.start + 1; s >= 0 && int(s)+len(v)-2 <= len(r.str) {
 		return r.str[s : int(s)+len(v)-2], true
 	}
 	return string(v[1 : len(v)-1]), true
+}
+
+// plain reports whether the quoted string v, as the tokenizer took it, decodes to its own
+// bytes.
+func (r *Reader) plain(v jsontext.Value) bool {
+	if r.strict {
+		return bytes.IndexByte(v[1:len(v)-1], '\\') < 0
+	}
+	return plain(v)
 }
 
 // plain reports whether the quoted string v decodes to its own bytes.

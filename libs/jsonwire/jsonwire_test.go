@@ -130,3 +130,56 @@ func TestPlain(t *testing.T) {
 		require.Equal(t, c.want, plain(jsontext.Value(c.s)), c.s)
 	}
 }
+
+// Strict readers take a string without escapes as its bytes (the tokenizer checked the
+// UTF-8): the result must still be encoding/json's.
+func TestStrictStringsMatchEncodingJSON(t *testing.T) {
+	in := `["plain","caf\u00e9","café, s'il vous plaît","a\"b\\c\/d\n","\ud83d\ude00","😀 ","","abcdefghijklmnopq\\"]`
+	var want []string
+	require.NoError(t, json.Unmarshal([]byte(in), &want))
+	got, err := readStrings([]byte(in), Strict)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
+
+func TestSliceIsOfThePayloadCopy(t *testing.T) {
+	data := []byte(`[{"key":"abc"}]`)
+	r := NewReader(data, Strict)
+	defer r.Release()
+	require.NoError(t, r.Open('['))
+	v, err := r.Value()
+	require.NoError(t, err)
+	got := r.Slice(v, 8, 11)
+	data[10] = 'X' // the payload may be reused once read
+	require.Equal(t, "abc", got)
+	require.NoError(t, r.Close())
+	require.NoError(t, r.End())
+}
+
+func TestSubReadsAValueOnItsOwn(t *testing.T) {
+	for _, syntax := range []Syntax{Strict, Lenient} {
+		data := []byte(`[1,["abc","d\u0065f"]]`)
+		r := NewReader(data, syntax)
+		require.NoError(t, r.Open('['))
+		_, err := r.Value()
+		require.NoError(t, err)
+		v, err := r.Value()
+		require.NoError(t, err)
+		sub := r.Sub(v)
+		require.NoError(t, sub.Open('['))
+		var got []string
+		for sub.More() {
+			s, err := sub.Value()
+			require.NoError(t, err)
+			got = append(got, sub.String(s))
+		}
+		require.NoError(t, sub.Close())
+		require.NoError(t, sub.End())
+		sub.Release()
+		require.NoError(t, r.Close())
+		require.NoError(t, r.End())
+		r.Release()
+		data[4] = 'X'
+		require.Equal(t, []string{"abc", "def"}, got)
+	}
+}

@@ -275,7 +275,241 @@ func spanField(name []byte) int {
 	return 0
 }
 
+// readSpan reads a span as one value (jsontext checks its syntax and UTF-8 in one call):
+// the usual span is taken apart in place (plainSpan), any other is read member by member
+// from the value's bytes.
 func (d *jsonDecoder) readSpan(s *agentv3.SpanObject) error {
+	r := d.r
+	v, err := r.Value()
+	if err != nil {
+		return err
+	}
+	if v.Kind() != '{' {
+		return errWantObject
+	}
+	if d.plainSpan(v, s) {
+		return nil
+	}
+	*s = agentv3.SpanObject{}
+	d.r = r.Sub(v)
+	err = d.readSpanMembers(s)
+	d.r.Release()
+	d.r = r
+	return err
+}
+
+// plainSpan fills s from the valid JSON object v when each member is known, appears once
+// and has a value of its field's usual form (strings without escapes, no refs or logs);
+// false leaves s to be read again.
+func (d *jsonDecoder) plainSpan(v []byte, s *agentv3.SpanObject) bool {
+	r := d.r
+	var seen uint32
+	i := skipSpace(v, 1)
+	if i < len(v) && v[i] == '}' {
+		return true
+	}
+	for {
+		ns, ne, ok := plainString(v, i)
+		if !ok {
+			return false
+		}
+		num := spanField(v[ns:ne])
+		if num == 0 || seen&(1<<num) != 0 {
+			return false
+		}
+		seen |= 1 << num
+		i = skipSpace(v, ne+1)
+		if i >= len(v) || v[i] != ':' {
+			return false
+		}
+		i = skipSpace(v, i+1)
+		if i >= len(v) {
+			return false
+		}
+		var n int64
+		switch num {
+		case 1:
+			i, n, ok = plainInt(v, i, 32)
+			s.SpanId = int32(n)
+		case 2:
+			i, n, ok = plainInt(v, i, 32)
+			s.ParentSpanId = int32(n)
+		case 3:
+			i, s.StartTime, ok = plainInt(v, i, 64)
+		case 4:
+			i, s.EndTime, ok = plainInt(v, i, 64)
+		case 6:
+			i, s.OperationName, ok = plainStringValue(r, v, i)
+		case 7:
+			i, s.Peer, ok = plainStringValue(r, v, i)
+		case 8:
+			i, n, ok = plainEnum(v, i, agentv3.SpanType_value)
+			s.SpanType = agentv3.SpanType(n)
+		case 9:
+			i, n, ok = plainEnum(v, i, agentv3.SpanLayer_value)
+			s.SpanLayer = agentv3.SpanLayer(n)
+		case 10:
+			i, n, ok = plainInt(v, i, 32)
+			s.ComponentId = int32(n)
+		case 11:
+			i, s.IsError, ok = plainBool(v, i)
+		case 12:
+			i, ok = d.plainKVs(v, i, &s.Tags)
+		case 14:
+			i, s.SkipAnalysis, ok = plainBool(v, i)
+		default: // refs, logs
+			return false
+		}
+		if !ok {
+			return false
+		}
+		i = skipSpace(v, i)
+		if i >= len(v) {
+			return false
+		}
+		switch v[i] {
+		case ',':
+			i = skipSpace(v, i+1)
+		case '}':
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// isNull reports the null at v[i].
+func isNull(v []byte, i int) bool { return v[i] == 'n' }
+
+// plainStringValue is readString on the value at v[i], when it has no escapes; and the
+// offset after it.
+func plainStringValue(r *jsonwire.Reader, v []byte, i int) (int, string, bool) {
+	if isNull(v, i) {
+		return i + len("null"), "", true
+	}
+	s, e, ok := plainString(v, i)
+	if !ok {
+		return 0, "", false
+	}
+	if e == s {
+		return e + 1, "", true
+	}
+	return e + 1, r.Slice(v, s, e), true
+}
+
+// plainBool is readBool on the value at v[i] when it is a bool or null.
+func plainBool(v []byte, i int) (int, bool, bool) {
+	switch v[i] {
+	case 't':
+		return i + len("true"), true, true
+	case 'f':
+		return i + len("false"), false, true
+	case 'n':
+		return i + len("null"), false, true
+	}
+	return 0, false, false
+}
+
+// numberEnd is the end of the (valid) number at v[i].
+func numberEnd(v []byte, i int) int {
+	for i < len(v) {
+		switch c := v[i]; {
+		case '0' <= c && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// plainInt is readInt on the value at v[i] when it reads without error; false otherwise.
+func plainInt(v []byte, i, bits int) (int, int64, bool) {
+	var num []byte
+	end := 0
+	switch c := v[i]; {
+	case c == 'n':
+		return i + len("null"), 0, true
+	case c == '"':
+		s, e, ok := plainString(v, i)
+		if !ok {
+			return 0, 0, false
+		}
+		num, end = v[s:e], e+1
+		if n, ok := numberLen(num); !ok || n != len(num) || len(bytes.TrimSpace(num)) != len(num) {
+			return 0, 0, false
+		}
+	case c == '-' || ('0' <= c && c <= '9'):
+		end = numberEnd(v, i)
+		num = v[i:end]
+	default:
+		return 0, 0, false
+	}
+	n, ok := protoInt(num, bits)
+	return end, n, ok
+}
+
+// plainEnum is readEnum on the value at v[i] when it reads without error.
+func plainEnum(v []byte, i int, names map[string]int32) (int, int64, bool) {
+	switch c := v[i]; {
+	case c == 'n':
+		return i + len("null"), 0, true
+	case c == '"':
+		s, e, ok := plainString(v, i)
+		if !ok {
+			return 0, 0, false
+		}
+		return e + 1, int64(names[string(v[s:e])]), true
+	case c == '-' || ('0' <= c && c <= '9'):
+		end := numberEnd(v, i)
+		n, ok := protoInt(v[i:end], 32)
+		return end, n, ok
+	}
+	return 0, 0, false
+}
+
+// plainKVs is readKVs on the value at v[i] when every pair is plain (plainKV).
+func (d *jsonDecoder) plainKVs(v []byte, i int, dst *[]*commonv3.KeyStringValuePair) (int, bool) {
+	if isNull(v, i) {
+		return i + len("null"), true
+	}
+	if v[i] != '[' {
+		return 0, false
+	}
+	d.kvs.start()
+	i = skipSpace(v, i+1)
+	if i < len(v) && v[i] == ']' {
+		return i + 1, true
+	}
+	for {
+		ks, ke, vs, ve, end, ok := plainKV(v, i)
+		if !ok {
+			return 0, false
+		}
+		kv := d.kvs.add()
+		if ke > ks {
+			kv.Key = d.r.Slice(v, ks, ke)
+		}
+		if ve > vs {
+			kv.Value = d.r.Slice(v, vs, ve)
+		}
+		i = skipSpace(v, end)
+		if i >= len(v) {
+			return 0, false
+		}
+		switch v[i] {
+		case ',':
+			i = skipSpace(v, i+1)
+		case ']':
+			*dst = d.kvs.slice()
+			return i + 1, true
+		default:
+			return 0, false
+		}
+	}
+}
+
+func (d *jsonDecoder) readSpanMembers(s *agentv3.SpanObject) error {
 	r := d.r
 	if err := openObject(r); err != nil {
 		return err
@@ -438,28 +672,138 @@ func (d *jsonDecoder) readKVs(dst *[]*commonv3.KeyStringValuePair) error {
 	r := d.r
 	d.kvs.start()
 	defer func() { *dst = d.kvs.slice() }()
-	return eachElement(r, func() error {
-		kv := d.kvs.add()
-		if err := openObject(r); err != nil {
+	return eachElement(r, func() error { return readKV(r, d.kvs.add()) })
+}
+
+// readKV reads a pair as one value (jsontext checks its syntax and UTF-8 in one call):
+// the usual {"key":"…","value":"…"} without escapes is taken apart in place, anything
+// else is read member by member from the value's bytes.
+func readKV(r *jsonwire.Reader, kv *commonv3.KeyStringValuePair) error {
+	v, err := r.Value()
+	if err != nil {
+		return err
+	}
+	if v.Kind() != '{' {
+		return errWantObject
+	}
+	if ks, ke, vs, ve, _, ok := plainKV(v, 0); ok {
+		if ke > ks {
+			kv.Key = r.Slice(v, ks, ke)
+		}
+		if ve > vs {
+			kv.Value = r.Slice(v, vs, ve)
+		}
+		return nil
+	}
+	sub := r.Sub(v)
+	defer sub.Release()
+	return readKVMembers(sub, kv)
+}
+
+// plainKV finds the contents of the key and value strings of the valid JSON object at
+// v[i] when its members are only "key" and "value", each once, as strings without
+// escapes; end is the offset after the object.
+func plainKV(v []byte, i int) (ks, ke, vs, ve, end int, ok bool) {
+	if i >= len(v) || v[i] != '{' {
+		return 0, 0, 0, 0, 0, false
+	}
+	var seen int
+	i = skipSpace(v, i+1)
+	if i < len(v) && v[i] == '}' {
+		return 0, 0, 0, 0, i + 1, true
+	}
+	for {
+		name, s, e, next, ok := plainMember(v, i)
+		if !ok {
+			return 0, 0, 0, 0, 0, false
+		}
+		num := kvField(name)
+		if num == 0 || seen&num != 0 {
+			return 0, 0, 0, 0, 0, false
+		}
+		seen |= num
+		if num == 1 {
+			ks, ke = s, e
+		} else {
+			vs, ve = s, e
+		}
+		i = skipSpace(v, next)
+		if i >= len(v) {
+			return 0, 0, 0, 0, 0, false
+		}
+		switch v[i] {
+		case ',':
+			i = skipSpace(v, i+1)
+		case '}':
+			return ks, ke, vs, ve, i + 1, true
+		default:
+			return 0, 0, 0, 0, 0, false
+		}
+	}
+}
+
+// plainMember reads `"name" : "value"` at v[i:], both strings without escapes: the name,
+// the value's contents v[s:e] and the offset after it.
+func plainMember(v []byte, i int) (name []byte, s, e, next int, ok bool) {
+	ns, ne, ok := plainString(v, i)
+	if !ok {
+		return nil, 0, 0, 0, false
+	}
+	i = skipSpace(v, ne+1)
+	if i >= len(v) || v[i] != ':' {
+		return nil, 0, 0, 0, false
+	}
+	i = skipSpace(v, i+1)
+	s, e, ok = plainString(v, i)
+	if !ok {
+		return nil, 0, 0, 0, false
+	}
+	return v[ns:ne], s, e, e + 1, true
+}
+
+// plainString is the contents v[s:e] of the string at v[i] when it has no escapes.
+func plainString(v []byte, i int) (s, e int, ok bool) {
+	if i >= len(v) || v[i] != '"' {
+		return 0, 0, false
+	}
+	for j := i + 1; j < len(v); j++ {
+		switch v[j] {
+		case '"':
+			return i + 1, j, true
+		case '\\':
+			return 0, 0, false
+		}
+	}
+	return 0, 0, false
+}
+
+func skipSpace(v []byte, i int) int {
+	for i < len(v) && (v[i] == ' ' || v[i] == '\t' || v[i] == '\n' || v[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func readKVMembers(r *jsonwire.Reader, kv *commonv3.KeyStringValuePair) error {
+	if err := openObject(r); err != nil {
+		return err
+	}
+	f := fieldReader{r: r}
+	for {
+		num, err := f.next(kvField)
+		if err != nil || num < 0 {
 			return err
 		}
-		f := fieldReader{r: r}
-		for {
-			num, err := f.next(kvField)
-			if err != nil || num < 0 {
-				return err
-			}
-			switch num {
-			case 1:
-				kv.Key, err = readString(r)
-			case 2:
-				kv.Value, err = readString(r)
-			}
-			if err != nil {
-				return err
-			}
+		switch num {
+		case 1:
+			kv.Key, err = readString(r)
+		case 2:
+			kv.Value, err = readString(r)
 		}
-	})
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func readString(r *jsonwire.Reader) (string, error) {
@@ -588,6 +932,9 @@ func isNotDelim(c byte) bool {
 // and exponent are applied, and in range.
 func protoInt(num []byte, bits int) (int64, bool) {
 	if isPlainInt(num) {
+		if n, ok := shortInt(num, bits); ok {
+			return n, true
+		}
 		n, err := strconv.ParseInt(string(num), 10, bits)
 		return n, err == nil
 	}
@@ -597,6 +944,27 @@ func protoInt(num []byte, bits int) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(s, 10, bits)
 	return n, err == nil
+}
+
+// shortInt parses a plain integer with too few digits to overflow bits (9 for 32, 18 for
+// 64); longer ones are strconv's.
+func shortInt(num []byte, bits int) (int64, bool) {
+	digits := num
+	neg := digits[0] == '-'
+	if neg {
+		digits = digits[1:]
+	}
+	if len(digits) > 9 && (bits != 64 || len(digits) > 18) {
+		return 0, false
+	}
+	var n int64
+	for _, c := range digits {
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // isPlainInt reports -?[0-9]+ (the common case, parsed directly).

@@ -14,12 +14,12 @@ import (
 // and the fuzz targets hold it to encoding/json's output.
 func appendSpanJSON(b []byte, s *agentv3.SpanObject) []byte {
 	w := objWriter{b: append(b, '{')}
-	w.int("spanId", int64(s.SpanId))
-	w.int("parentSpanId", int64(s.ParentSpanId))
-	w.int("startTime", s.StartTime)
-	w.int("endTime", s.EndTime)
+	w.int(`"spanId":`, int64(s.SpanId))
+	w.int(`"parentSpanId":`, int64(s.ParentSpanId))
+	w.int(`"startTime":`, s.StartTime)
+	w.int(`"endTime":`, s.EndTime)
 	if len(s.Refs) > 0 {
-		w.key("refs")
+		w.key(`"refs":`)
 		w.b = append(w.b, '[')
 		for i, r := range s.Refs {
 			if i > 0 {
@@ -29,18 +29,18 @@ func appendSpanJSON(b []byte, s *agentv3.SpanObject) []byte {
 		}
 		w.b = append(w.b, ']')
 	}
-	w.str("operationName", s.OperationName)
-	w.str("peer", s.Peer)
-	w.int("spanType", int64(s.SpanType))
-	w.int("spanLayer", int64(s.SpanLayer))
-	w.int("componentId", int64(s.ComponentId))
-	w.bool("isError", s.IsError)
+	w.str(`"operationName":`, s.OperationName)
+	w.str(`"peer":`, s.Peer)
+	w.int(`"spanType":`, int64(s.SpanType))
+	w.int(`"spanLayer":`, int64(s.SpanLayer))
+	w.int(`"componentId":`, int64(s.ComponentId))
+	w.bool(`"isError":`, s.IsError)
 	if len(s.Tags) > 0 {
-		w.key("tags")
+		w.key(`"tags":`)
 		w.b = appendKVsJSON(w.b, s.Tags)
 	}
 	if len(s.Logs) > 0 {
-		w.key("logs")
+		w.key(`"logs":`)
 		w.b = append(w.b, '[')
 		for i, l := range s.Logs {
 			if i > 0 {
@@ -51,16 +51,16 @@ func appendSpanJSON(b []byte, s *agentv3.SpanObject) []byte {
 				continue
 			}
 			lw := objWriter{b: append(w.b, '{')}
-			lw.int("time", l.Time)
+			lw.int(`"time":`, l.Time)
 			if len(l.Data) > 0 {
-				lw.key("data")
+				lw.key(`"data":`)
 				lw.b = appendKVsJSON(lw.b, l.Data)
 			}
 			w.b = append(lw.b, '}')
 		}
 		w.b = append(w.b, ']')
 	}
-	w.bool("skipAnalysis", s.SkipAnalysis)
+	w.bool(`"skipAnalysis":`, s.SkipAnalysis)
 	return append(w.b, '}')
 }
 
@@ -69,14 +69,14 @@ func appendRefJSON(b []byte, r *agentv3.SegmentReference) []byte {
 		return append(b, "null"...)
 	}
 	w := objWriter{b: append(b, '{')}
-	w.int("refType", int64(r.RefType))
-	w.str("traceId", r.TraceId)
-	w.str("parentTraceSegmentId", r.ParentTraceSegmentId)
-	w.int("parentSpanId", int64(r.ParentSpanId))
-	w.str("parentService", r.ParentService)
-	w.str("parentServiceInstance", r.ParentServiceInstance)
-	w.str("parentEndpoint", r.ParentEndpoint)
-	w.str("networkAddressUsedAtPeer", r.NetworkAddressUsedAtPeer)
+	w.int(`"refType":`, int64(r.RefType))
+	w.str(`"traceId":`, r.TraceId)
+	w.str(`"parentTraceSegmentId":`, r.ParentTraceSegmentId)
+	w.int(`"parentSpanId":`, int64(r.ParentSpanId))
+	w.str(`"parentService":`, r.ParentService)
+	w.str(`"parentServiceInstance":`, r.ParentServiceInstance)
+	w.str(`"parentEndpoint":`, r.ParentEndpoint)
+	w.str(`"networkAddressUsedAtPeer":`, r.NetworkAddressUsedAtPeer)
 	return append(w.b, '}')
 }
 
@@ -91,8 +91,8 @@ func appendKVsJSON(b []byte, kvs []*commonv3.KeyStringValuePair) []byte {
 			continue
 		}
 		w := objWriter{b: append(b, '{')}
-		w.str("key", kv.Key)
-		w.str("value", kv.Value)
+		w.str(`"key":`, kv.Key)
+		w.str(`"value":`, kv.Value)
 		b = append(w.b, '}')
 	}
 	return append(b, ']')
@@ -104,14 +104,13 @@ type objWriter struct {
 	more bool
 }
 
+// key writes the member name k, given quoted with its colon.
 func (w *objWriter) key(k string) {
 	if w.more {
 		w.b = append(w.b, ',')
 	}
 	w.more = true
-	w.b = append(w.b, '"')
 	w.b = append(w.b, k...)
-	w.b = append(w.b, '"', ':')
 }
 
 func (w *objWriter) int(k string, v int64) {
