@@ -147,19 +147,27 @@ func (e *Encoder) encode(n int, point func(i int, buf []byte) ([]byte, *pointpb.
 		bodies []*Body
 		drops  []Drop
 		raw    = getBuf()
-		cur    = &Body{}
 		pb     []byte // one point's bytes, reused
+		// The bodies' Index and offsets are consecutive parts of two arrays: two
+		// allocations instead of a dozen growing ones per body.
+		index   = make([]int, 0, n)
+		offsets = make([]int, 0, n)
+		cur     = &Body{Index: index, offsets: offsets}
 	)
 	defer putBuf(raw)
 	flush := func() error {
-		if len(cur.Index) == 0 {
+		k := len(cur.Index)
+		if k == 0 {
 			return nil
 		}
+		// Capped, so that appending to one body's slices cannot write into the next's.
+		cur.Index, cur.offsets = cur.Index[:k:k], cur.offsets[:k:k]
 		if err := e.finish(cur, raw.Bytes()); err != nil {
 			return err
 		}
 		bodies = append(bodies, cur)
-		cur = &Body{}
+		index, offsets = index[k:k], offsets[k:k]
+		cur = &Body{Index: index, offsets: offsets}
 		raw.Reset()
 		return nil
 	}
@@ -291,8 +299,12 @@ func putBuf(b *bytes.Buffer) {
 
 var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 
+// gzipBytes compresses into a pooled buffer and returns an exact-size copy: span bodies
+// compress to a few percent, so a buffer sized by guess was mostly wasted memory that
+// brought the next garbage collection closer.
 func gzipBytes(raw []byte) ([]byte, error) {
-	out := bytes.NewBuffer(make([]byte, 0, len(raw)/4+64))
+	out := getBuf()
+	defer putBuf(out)
 	zw := gzipPool.Get().(*gzip.Writer)
 	defer gzipPool.Put(zw)
 	zw.Reset(out)
@@ -302,7 +314,7 @@ func gzipBytes(raw []byte) ([]byte, error) {
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	return out.Bytes(), nil
+	return bytes.Clone(out.Bytes()), nil
 }
 
 func gunzip(data []byte, size int) ([]byte, error) {

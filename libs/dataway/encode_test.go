@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -219,5 +220,37 @@ func BenchmarkEncode(b *testing.B) {
 		plain.Gzip = false
 		run("nogzip/"+enc.String(), func() ([]*Body, []Drop, error) { return plain.EncodeSpans(spans, opts) })
 		run("tags10/"+enc.String(), func() ([]*Body, []Drop, error) { return e.EncodeSpans(realistic, opts) })
+	}
+}
+
+// The bodies of one Encode share the arrays behind Index and offsets, and gzip output is
+// written into a pooled buffer: neither may leak from one body or call into another.
+func TestEncodeBodiesDoNotAlias(t *testing.T) {
+	spans := make([]*spanv1.DatakitSpan, 40)
+	for i := range spans {
+		spans[i] = testSpan(i, 100)
+	}
+	e := Encoder{Encoding: EncodingV2, MaxRawBodySize: 2048, Gzip: true}
+	bodies, _, err := e.EncodeSpans(spans, PointOptions{Hostname: "h"})
+	require.NoError(t, err)
+	require.Greater(t, len(bodies), 2)
+	want := make([][]int, len(bodies))
+	data := make([][]byte, len(bodies))
+	for i, b := range bodies {
+		want[i] = slices.Clone(b.Index)
+		data[i] = bytes.Clone(b.Data)
+		assert.Equal(t, len(b.Index), cap(b.Index), "body %d", i)
+	}
+	for _, b := range bodies {
+		b.Index = append(b.Index, -1)
+		b.offsets = append(b.offsets, -1)
+	}
+	// Another call reuses the pooled buffers.
+	_, _, err = e.EncodeSpans(spans[:5], PointOptions{})
+	require.NoError(t, err)
+	for i, b := range bodies {
+		assert.Equal(t, want[i], b.Index[:len(b.Index)-1], "body %d", i)
+		assert.Equal(t, data[i], b.Data, "body %d", i)
+		assert.Len(t, decodeBody(t, &Body{Data: b.Data, RawSize: b.RawSize, ContentType: b.ContentType, ContentEncoding: b.ContentEncoding, Index: want[i]}), len(want[i]))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tracekit/tracekit/libs/dataway/lineproto"
+	"github.com/tracekit/tracekit/libs/spanmodel"
 	pointpb "github.com/tracekit/tracekit/proto/gen/go/point"
 	spanv1 "github.com/tracekit/tracekit/proto/gen/go/tracekit/span/v1"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -39,6 +40,9 @@ const (
 type entry struct {
 	key string // normalized
 	raw string // the key as given: orders equal normalized keys within a group
+	// hdr, where set, is the entry's bytes before its value (key and is_tag), worked out
+	// once for the standard keys and the options' tags.
+	hdr string
 	s   string
 	u   uint64 // I, U (as uint64), F (bits), B; for D the index in Scratch.ds
 	// group is the precedence group (extra keys only).
@@ -70,6 +74,8 @@ type Scratch struct {
 	// keys memoizes normalizeKey for keys it changes (dotted tag names repeat in
 	// every span and the replacement allocates).
 	keys map[string]string
+	// hdrs memoizes keyHeader of the options' tag keys, which repeat in every call.
+	hdrs map[string]string
 
 	// A reusable point for the line-protocol writer.
 	pt   pointpb.PBPoint
@@ -89,11 +95,6 @@ type stdEntries struct {
 	e     [16]entry
 	n     int
 	nTags int
-}
-
-func (st *stdEntries) add(e entry) {
-	st.e[st.n] = e
-	st.n++
 }
 
 // An entry reference is -1-i for std.e[i], i for sc.extra[i], len(sc.extra)+i for
@@ -164,7 +165,7 @@ func (sc *Scratch) setOptions(o PointOptions) {
 	for k, v := range o.GlobalTags {
 		sc.opts = sc.extraTag(sc.opts, groupGlobalTag, k, v)
 	}
-	// Checked once here rather than for every span.
+	// Checked, written and sorted once here rather than for every span.
 	for i := range sc.opts {
 		e := &sc.opts[i]
 		if utf8.ValidString(e.key) {
@@ -173,8 +174,61 @@ func (sc *Scratch) setOptions(o PointOptions) {
 		if utf8.ValidString(e.s) {
 			e.valid |= validValue
 		}
+		e.hdr = sc.tagHeader(e.key)
 	}
+	slices.SortFunc(sc.opts, func(a, b entry) int {
+		if lessExtra(&a, &b) {
+			return -1
+		}
+		if lessExtra(&b, &a) {
+			return 1
+		}
+		return 0
+	})
 }
+
+func (sc *Scratch) tagHeader(key string) string {
+	if h, ok := sc.hdrs[key]; ok {
+		return h
+	}
+	h := keyHeader(key, true)
+	if sc.hdrs == nil || len(sc.hdrs) >= maxMemoKeys {
+		sc.hdrs = make(map[string]string)
+	}
+	sc.hdrs[key] = h
+	return h
+}
+
+// keyHeader is what appendEntry writes of an entry before its value.
+func keyHeader(key string, tag bool) string {
+	b := make([]byte, 0, len(key)+4)
+	b = appendVarint(append(b, 1<<3|byte(protowire.BytesType)), uint64(len(key)))
+	b = append(b, key...)
+	if tag {
+		b = append(b, 8<<3|byte(protowire.VarintType), 1)
+	}
+	return string(b)
+}
+
+// The standard keys' headers.
+var (
+	hdrEnv        = keyHeader(TagEnv, true)
+	hdrOperation  = keyHeader(TagOperation, true)
+	hdrProject    = keyHeader(TagProject, true)
+	hdrService    = keyHeader(TagService, true)
+	hdrSource     = keyHeader(TagSource, true)
+	hdrSourceType = keyHeader(TagSourceType, true)
+	hdrSpanType   = keyHeader(TagSpanType, true)
+	hdrStatus     = keyHeader(TagStatus, true)
+	hdrVersion    = keyHeader(TagVersion, true)
+	hdrDuration   = keyHeader(FieldDuration, false)
+	hdrMessage    = keyHeader(FieldMessage, false)
+	hdrParentID   = keyHeader(FieldParentID, false)
+	hdrResource   = keyHeader(FieldResource, false)
+	hdrSpanID     = keyHeader(FieldSpanID, false)
+	hdrStart      = keyHeader(FieldStart, false)
+	hdrTraceID    = keyHeader(FieldTraceID, false)
+)
 
 func (sc *Scratch) addExtraField(raw string, v *spanv1.FieldValue) {
 	e := entry{raw: raw, group: groupSpanField}
@@ -223,18 +277,17 @@ func lessExtra(a, b *entry) bool {
 	return a.raw < b.raw
 }
 
-// sortOrder sorts sc.order by (key, group, raw), a total order: the keys of one group
+// sortExtra sorts sc.extra by (key, group, raw), a total order: the keys of one group
 // are the keys of a map. A span has a handful of extra keys, where insertion sort is
 // fastest.
-func (sc *Scratch) sortOrder(st *stdEntries) {
-	es := sc.order
+func (sc *Scratch) sortExtra() {
+	es := sc.extra
 	if len(es) > 24 {
-		slices.SortFunc(es, func(a, b int32) int {
-			ea, eb := sc.at(st, a), sc.at(st, b)
-			if lessExtra(ea, eb) {
+		slices.SortFunc(es, func(a, b entry) int {
+			if lessExtra(&a, &b) {
 				return -1
 			}
-			if lessExtra(eb, ea) {
+			if lessExtra(&b, &a) {
 				return 1
 			}
 			return 0
@@ -242,15 +295,24 @@ func (sc *Scratch) sortOrder(st *stdEntries) {
 		return
 	}
 	for i := 1; i < len(es); i++ {
-		for j := i; j > 0 && lessExtra(sc.at(st, es[j]), sc.at(st, es[j-1])); j-- {
+		for j := i; j > 0 && lessExtra(&es[j], &es[j-1]); j-- {
 			es[j], es[j-1] = es[j-1], es[j]
 		}
 	}
 }
 
-// stdEntry is a standard key's entry: the key is a constant, valid UTF-8.
-func stdEntry(key, value string, tag bool) entry {
-	return entry{key: key, s: value, kind: kindS, tag: tag, valid: validKey}
+// addString adds a standard key's string entry: the key is a constant, valid UTF-8. The
+// fields are set in place (st starts zeroed), not copied in as a whole entry.
+func (st *stdEntries) addString(key, hdr, value string, tag bool) {
+	e := &st.e[st.n]
+	st.n++
+	e.key, e.hdr, e.s, e.tag, e.valid = key, hdr, value, tag, validKey
+}
+
+func (st *stdEntries) addInt(key, hdr string, v int64) {
+	e := &st.e[st.n]
+	st.n++
+	e.key, e.hdr, e.kind, e.u, e.valid = key, hdr, kindI, uint64(v), validKey
 }
 
 // collect fills st with the span's standard keys and sc.tags and sc.fields with
@@ -265,12 +327,27 @@ func (sc *Scratch) collect(s *spanv1.DatakitSpan, st *stdEntries) {
 	for k, v := range s.GetFields() {
 		sc.addExtraField(k, v)
 	}
+	// The options' tags are sorted already (setOptions): only the span's own are sorted
+	// here, and the two merged.
+	sc.sortExtra()
 	order := sc.order[:0]
-	for i := range len(sc.extra) + len(sc.opts) {
+	i, j, nx, no := 0, 0, len(sc.extra), len(sc.opts)
+	for i < nx && j < no {
+		if lessExtra(&sc.opts[j], &sc.extra[i]) {
+			order = append(order, int32(nx+j))
+			j++
+		} else {
+			order = append(order, int32(i))
+			i++
+		}
+	}
+	for ; i < nx; i++ {
 		order = append(order, int32(i))
 	}
+	for ; j < no; j++ {
+		order = append(order, int32(nx+j))
+	}
 	sc.order = order
-	sc.sortOrder(st)
 	// Keep the first of each key unless a standard key of that name is present.
 	uniq := order[:0]
 	prev := ""
@@ -284,35 +361,35 @@ func (sc *Scratch) collect(s *spanv1.DatakitSpan, st *stdEntries) {
 		uniq = append(uniq, ref)
 	}
 
-	tag := func(key, v string) { st.add(stdEntry(key, truncate(v, MaxTagValueLen), true)) }
-	opt := func(key, v string) {
+	tag := func(key, hdr, v string) { st.addString(key, hdr, truncate(v, MaxTagValueLen), true) }
+	opt := func(key, hdr, v string) {
 		if v != "" {
-			tag(key, v)
+			tag(key, hdr, v)
 		}
 	}
 	// Standard tags in key order.
-	opt(TagEnv, s.GetEnv())
-	opt(TagOperation, s.GetOperation())
-	opt(TagProject, s.GetProject())
-	tag(TagService, s.GetService())
-	tag(TagSource, s.GetSource())
-	tag(TagSourceType, s.GetSourceType())
-	tag(TagSpanType, s.GetSpanType())
-	tag(TagStatus, s.GetStatus())
-	opt(TagVersion, s.GetVersion())
+	opt(TagEnv, hdrEnv, s.GetEnv())
+	opt(TagOperation, hdrOperation, s.GetOperation())
+	opt(TagProject, hdrProject, s.GetProject())
+	tag(TagService, hdrService, s.GetService())
+	tag(TagSource, hdrSource, s.GetSource())
+	tag(TagSourceType, hdrSourceType, s.GetSourceType())
+	tag(TagSpanType, hdrSpanType, s.GetSpanType())
+	tag(TagStatus, hdrStatus, s.GetStatus())
+	opt(TagVersion, hdrVersion, s.GetVersion())
 	st.nTags = st.n
 	sc.tags = sc.merge(st, sc.tags[:0], 0, st.nTags, uniq, true)
 
 	// Standard fields in key order.
-	st.add(entry{key: FieldDuration, kind: kindI, u: uint64(s.GetDurationNano() / 1000), valid: validKey})
+	st.addInt(FieldDuration, hdrDuration, s.GetDurationNano()/1000)
 	if m := s.GetMessage(); m != "" {
-		st.add(stdEntry(FieldMessage, m, false))
+		st.addString(FieldMessage, hdrMessage, m, false)
 	}
-	st.add(stdEntry(FieldParentID, s.GetParentId(), false))
-	st.add(stdEntry(FieldResource, s.GetResource(), false))
-	st.add(stdEntry(FieldSpanID, s.GetSpanId(), false))
-	st.add(entry{key: FieldStart, kind: kindI, u: uint64(s.GetStartUnixNano() / 1000), valid: validKey})
-	st.add(stdEntry(FieldTraceID, s.GetTraceId(), false))
+	st.addString(FieldParentID, hdrParentID, s.GetParentId(), false)
+	st.addString(FieldResource, hdrResource, s.GetResource(), false)
+	st.addString(FieldSpanID, hdrSpanID, s.GetSpanId(), false)
+	st.addInt(FieldStart, hdrStart, s.GetStartUnixNano()/1000)
+	st.addString(FieldTraceID, hdrTraceID, s.GetTraceId(), false)
 	sc.fields = sc.merge(st, sc.fields[:0], st.nTags, st.n, uniq, false)
 }
 
@@ -354,7 +431,7 @@ func (sc *Scratch) appendSpanPoint(dst []byte, s *spanv1.DatakitSpan) (_ []byte,
 	// measurement is empty only when truncating invalid UTF-8 left nothing; appendPoint
 	// then leaves the name out.
 	if name := measurement(s.GetSource()); name != "" {
-		if !utf8.ValidString(name) {
+		if !validUTF8(name) {
 			return dst, false
 		}
 		dst = protowire.AppendTag(dst, 1, protowire.BytesType)
@@ -363,7 +440,7 @@ func (sc *Scratch) appendSpanPoint(dst []byte, s *spanv1.DatakitSpan) (_ []byte,
 	for _, list := range [2][]int32{sc.tags, sc.fields} {
 		for _, ref := range list {
 			e := sc.at(&st, ref)
-			if (e.valid&validKey == 0 && !utf8.ValidString(e.key)) || (e.kind == kindS && e.valid&validValue == 0 && !utf8.ValidString(e.s)) {
+			if (e.valid&validKey == 0 && !validUTF8(e.key)) || (e.kind == kindS && e.valid&validValue == 0 && !validUTF8(e.s)) {
 				return dst[:start], false
 			}
 			dst = sc.appendEntry(dst, e)
@@ -376,12 +453,35 @@ func (sc *Scratch) appendSpanPoint(dst []byte, s *spanv1.DatakitSpan) (_ []byte,
 	return dst, true
 }
 
+// validUTF8 is utf8.ValidString with spanmodel's ASCII fast path for short strings: span
+// strings are mostly short ASCII, where utf8.ValidString goes a byte at a time, while on
+// long ones (messages) its 32-byte stride is the faster. spanmodel.ValidString returns its
+// argument exactly when it is valid.
+func validUTF8(s string) bool {
+	if len(s) >= 32 {
+		return utf8.ValidString(s)
+	}
+	return spanmodel.ValidString(s) == s
+}
+
 // appendEntry writes e as PBPoint field 2, in appendField's order: key, is_tag, value.
 // Tags are single bytes: every field number here is below 16.
 func (sc *Scratch) appendEntry(b []byte, e *entry) []byte {
-	n := 1 + protowire.SizeBytes(len(e.key))
-	if e.tag {
-		n += 2
+	// The common case, a short string under a known key: every length a single byte.
+	if e.kind == kindS && e.hdr != "" && len(e.s) < 1<<7 {
+		if n := len(e.hdr) + 2 + len(e.s); n < 1<<7 {
+			b = append(b, 2<<3|byte(protowire.BytesType), byte(n))
+			b = append(b, e.hdr...)
+			b = append(b, 11<<3|byte(protowire.BytesType), byte(len(e.s)))
+			return append(b, e.s...)
+		}
+	}
+	n := len(e.hdr)
+	if n == 0 {
+		n = 1 + protowire.SizeBytes(len(e.key))
+		if e.tag {
+			n += 2
+		}
 	}
 	switch e.kind {
 	case kindS:
@@ -396,10 +496,14 @@ func (sc *Scratch) appendEntry(b []byte, e *entry) []byte {
 		n += 1 + protowire.SizeBytes(len(sc.ds[e.u]))
 	}
 	b = appendVarint(append(b, 2<<3|byte(protowire.BytesType)), uint64(n))
-	b = appendVarint(append(b, 1<<3|byte(protowire.BytesType)), uint64(len(e.key)))
-	b = append(b, e.key...)
-	if e.tag {
-		b = append(b, 8<<3|byte(protowire.VarintType), 1)
+	if e.hdr != "" {
+		b = append(b, e.hdr...)
+	} else {
+		b = appendVarint(append(b, 1<<3|byte(protowire.BytesType)), uint64(len(e.key)))
+		b = append(b, e.key...)
+		if e.tag {
+			b = append(b, 8<<3|byte(protowire.VarintType), 1)
+		}
 	}
 	switch e.kind {
 	case kindS:
