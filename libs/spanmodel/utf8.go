@@ -18,16 +18,18 @@ func ValidString(s string) string {
 // isASCII is the translators' common case (short ASCII keys and values) at about half
 // utf8.ValidString's cost: eight bytes per step, no per-rune branches.
 func isASCII(s string) bool {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	// Re-slicing (rather than indexing s[i+k]) lets the compiler drop the bounds checks and
+	// merge the eight byte loads into one.
+	for len(s) >= 8 {
+		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 		if w&0x8080808080808080 != 0 {
 			return false
 		}
+		s = s[8:]
 	}
 	var acc byte
-	for ; i < len(s); i++ {
+	for i := 0; i < len(s); i++ {
 		acc |= s[i]
 	}
 	return acc < utf8.RuneSelf
