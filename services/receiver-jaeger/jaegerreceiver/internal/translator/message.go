@@ -14,7 +14,9 @@ import (
 // unsigned ids (jsonSpan: the embedded span's fields in order, the shadowed ids last),
 // without reflection: encoding/json cost more than the rest of the conversion. ok is false
 // where encoding/json fails (a NaN or infinite double).
-func appendMessage(b []byte, s *jaeger.Span) (_ []byte, ok bool) {
+//
+// memo is the span's tag memo (nil for none): a tag's key and type are written from it.
+func appendMessage(b []byte, s *jaeger.Span, memo []keyMemo) (_ []byte, ok bool) {
 	b = append(b, `{"operationName":`...)
 	b = appendString(b, s.OperationName)
 	if len(s.References) > 0 {
@@ -47,7 +49,7 @@ func appendMessage(b []byte, s *jaeger.Span) (_ []byte, ok bool) {
 	b = strconv.AppendInt(b, s.Duration, 10)
 	if len(s.Tags) > 0 {
 		b = append(b, `,"tags":`...)
-		if b, ok = appendTags(b, s.Tags); !ok {
+		if b, ok = appendTags(b, s.Tags, memo); !ok {
 			return b, false
 		}
 	}
@@ -66,7 +68,7 @@ func appendMessage(b []byte, s *jaeger.Span) (_ []byte, ok bool) {
 			b = append(b, `,"fields":`...)
 			if l.Fields == nil {
 				b = append(b, "null"...)
-			} else if b, ok = appendTags(b, l.Fields); !ok {
+			} else if b, ok = appendTags(b, l.Fields, nil); !ok {
 				return b, false
 			}
 			b = append(b, '}')
@@ -84,8 +86,9 @@ func appendMessage(b []byte, s *jaeger.Span) (_ []byte, ok bool) {
 	return append(b, '}'), true
 }
 
-// appendTags writes a non-nil tag list.
-func appendTags(b []byte, tags []*jaeger.Tag) ([]byte, bool) {
+// appendTags writes a non-nil tag list. memo, when not nil, is the tag memo of the span's
+// tags (memo[i].raw is tags[i].Key when memo[i].set).
+func appendTags(b []byte, tags []*jaeger.Tag, memo []keyMemo) ([]byte, bool) {
 	b = append(b, '[')
 	for i, t := range tags {
 		if i > 0 {
@@ -95,10 +98,18 @@ func appendTags(b []byte, tags []*jaeger.Tag) ([]byte, bool) {
 			b = append(b, "null"...)
 			continue
 		}
-		b = append(b, `{"key":`...)
-		b = appendString(b, t.Key)
-		b = append(b, `,"vType":`...)
-		b = tagTypeJSON.Append(b, t.VType)
+		if i < len(memo) && memo[i].set && memo[i].raw == t.Key {
+			m := &memo[i]
+			if m.json == "" || m.jsonType != t.VType {
+				start := len(b)
+				b = appendTagHead(b, t)
+				m.json, m.jsonType = string(b[start:]), t.VType
+			} else {
+				b = append(b, m.json...)
+			}
+		} else {
+			b = appendTagHead(b, t)
+		}
 		if t.VStr != nil {
 			b = append(b, `,"vStr":`...)
 			b = appendString(b, *t.VStr)
@@ -117,7 +128,11 @@ func appendTags(b []byte, tags []*jaeger.Tag) ([]byte, bool) {
 		}
 		if t.VLong != nil {
 			b = append(b, `,"vLong":`...)
-			b = strconv.AppendInt(b, *t.VLong, 10)
+			if i < len(memo) && memo[i].numSet && memo[i].numType == jaeger.TagType_LONG && memo[i].num == uint64(*t.VLong) {
+				b = append(b, memo[i].numStr...) // tagValue's decimal, as encoding/json writes it
+			} else {
+				b = strconv.AppendInt(b, *t.VLong, 10)
+			}
 		}
 		if len(t.VBinary) > 0 {
 			b = append(b, `,"vBinary":"`...)
@@ -127,6 +142,14 @@ func appendTags(b []byte, tags []*jaeger.Tag) ([]byte, bool) {
 		b = append(b, '}')
 	}
 	return append(b, ']'), true
+}
+
+// appendTagHead writes a tag's object up to its vType.
+func appendTagHead(b []byte, t *jaeger.Tag) []byte {
+	b = append(b, `{"key":`...)
+	b = appendString(b, t.Key)
+	b = append(b, `,"vType":`...)
+	return tagTypeJSON.Append(b, t.VType)
 }
 
 // The enums' names as json.Marshal writes them (their MarshalText).

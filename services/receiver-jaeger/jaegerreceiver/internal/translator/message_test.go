@@ -5,10 +5,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/jaegertracing/jaeger-idl/thrift-gen/jaeger"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/tracekit/tracekit/libs/spanmodel"
 )
 
 // jsonSpan and jsonMessage are how the message was written before appendMessage.
@@ -58,12 +61,63 @@ func TestAppendMessageMatchesEncodingJSON(t *testing.T) {
 	for name, s := range cases {
 		t.Run(name, func(t *testing.T) {
 			got := ""
-			if b, ok := appendMessage(nil, s); ok {
+			if b, ok := appendMessage(nil, s, nil); ok {
 				got = string(b)
 			}
 			assert.Equal(t, jsonMessage(s), got)
 		})
 	}
+	t.Run("memo", func(t *testing.T) {
+		// One memo across all cases, twice: positions change key, type and number.
+		var memo memoRun
+		for range 2 {
+			for name, s := range cases {
+				got, values := memo.message(s)
+				assert.Equal(t, jsonMessage(s), got, name)
+				assert.Equal(t, tagValues(s), values, name)
+			}
+		}
+	})
+}
+
+// memoRun drives the tag memo as ToTraces does.
+type memoRun struct {
+	keys spanmodel.TagKeys
+	memo []keyMemo
+}
+
+// message is s's message with the memo, and its tags' values read through it.
+func (r *memoRun) message(s *jaeger.Span) (string, []string) {
+	if len(r.memo) < len(s.Tags) {
+		r.memo = append(r.memo, make([]keyMemo, len(s.Tags)-len(r.memo))...)
+	}
+	var values []string
+	for j, t := range s.Tags {
+		if t == nil {
+			continue
+		}
+		m := &r.memo[j]
+		if !m.set || m.raw != t.Key {
+			m.reset(t.Key, &r.keys, nil)
+		}
+		values = append(values, m.value(t))
+	}
+	got := ""
+	if b, ok := appendMessage(nil, s, r.memo); ok {
+		got = string(b)
+	}
+	return got, values
+}
+
+// tagValues are s's tag values without the memo.
+func tagValues(s *jaeger.Span) []string {
+	var values []string
+	for _, t := range s.Tags {
+		if t != nil {
+			values = append(values, spanmodel.ValidString(tagValue(t)))
+		}
+	}
+	return values
 }
 
 func FuzzAppendMessageMatchesEncodingJSON(f *testing.F) {
@@ -79,16 +133,27 @@ func FuzzAppendMessageMatchesEncodingJSON(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, s := range batch.Spans {
-			if s == nil {
-				continue
-			}
-			got := ""
-			if b, ok := appendMessage(nil, s); ok {
-				got = string(b)
-			}
-			if want := jsonMessage(s); got != want {
-				t.Fatalf("message\n%s\nencoding/json\n%s", got, want)
+		var memo memoRun
+		for pass := range 3 {
+			for _, s := range batch.Spans {
+				if s == nil {
+					continue
+				}
+				got := ""
+				if pass == 0 {
+					if b, ok := appendMessage(nil, s, nil); ok {
+						got = string(b)
+					}
+				} else {
+					var values []string
+					got, values = memo.message(s)
+					if want := tagValues(s); !slices.Equal(values, want) {
+						t.Fatalf("memo values %q, want %q", values, want)
+					}
+				}
+				if want := jsonMessage(s); got != want {
+					t.Fatalf("message (pass %d)\n%s\nencoding/json\n%s", pass, got, want)
+				}
 			}
 		}
 	})

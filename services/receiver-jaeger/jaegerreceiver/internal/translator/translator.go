@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 
@@ -166,14 +167,10 @@ func ToTraces(b *jaeger.Batch, opt Options) []*spanv1.DatakitTrace {
 			}
 			m := &memo[j]
 			if !m.set || m.raw != t.Key {
-				k := spanmodel.ValidString(t.Key)
-				*m = keyMemo{raw: t.Key, set: true, ignored: len(opt.IgnoreTags) > 0 && opt.IgnoreTags.Match(k)}
-				if !m.ignored {
-					m.key = keys.Key(k)
-				}
+				m.reset(t.Key, &keys, opt.IgnoreTags)
 			}
 			if !m.ignored {
-				ds.Tags[m.key] = spanmodel.ValidString(tagValue(t))
+				ds.Tags[m.key] = m.value(t)
 			}
 		}
 
@@ -189,7 +186,7 @@ func ToTraces(b *jaeger.Batch, opt Options) []*spanv1.DatakitTrace {
 		if !opt.DelMessage {
 			start = len(tb.Buf)
 			var ok bool
-			if tb.Buf, ok = appendMessage(tb.Buf, s); ok {
+			if tb.Buf, ok = appendMessage(tb.Buf, s, memo); ok {
 				tb.Set(&ds.Message, start)
 			} else {
 				tb.Buf = tb.Buf[:start] // no message, as encoding/json fails on it
@@ -212,6 +209,42 @@ func ToTraces(b *jaeger.Batch, opt Options) []*spanv1.DatakitTrace {
 type keyMemo struct {
 	raw, key     string
 	set, ignored bool
+	// The last number formatted at this position (a status code, a port, a sampler
+	// parameter mostly repeats across a batch): strconv allocates every string of 3+ digits.
+	num     uint64 // the LONG or the DOUBLE's bits
+	numType jaeger.TagType
+	numSet  bool
+	numStr  string
+	// The message's `{"key":…,"vType":…` for this key and jsonType.
+	json     string
+	jsonType jaeger.TagType
+}
+
+// reset makes m the memo of the key raw.
+func (m *keyMemo) reset(raw string, keys *spanmodel.TagKeys, ignore spanmodel.TagMatcher) {
+	k := spanmodel.ValidString(raw)
+	*m = keyMemo{raw: raw, set: true, ignored: len(ignore) > 0 && ignore.Match(k)}
+	if !m.ignored {
+		m.key = keys.Key(k)
+	}
+}
+
+// value is t's DataKit tag value (tagValue, valid UTF-8), from the memo when it is the
+// number last seen at this position.
+func (m *keyMemo) value(t *jaeger.Tag) string {
+	var n uint64
+	switch {
+	case t.VType == jaeger.TagType_LONG && t.VLong != nil:
+		n = uint64(*t.VLong)
+	case t.VType == jaeger.TagType_DOUBLE && t.VDouble != nil:
+		n = math.Float64bits(*t.VDouble)
+	default:
+		return spanmodel.ValidString(tagValue(t))
+	}
+	if !m.numSet || m.numType != t.VType || m.num != n {
+		m.num, m.numType, m.numSet, m.numStr = n, t.VType, true, tagValue(t)
+	}
+	return m.numStr
 }
 
 // appendTraceID is DataKit's Jaeger form: 32 hex digits when the high half is set,
