@@ -133,11 +133,7 @@ func decodeV1(ct string, body []byte, opt translator.Options) ([]*spanv1.Datakit
 		}
 		return translator.V1ThriftToTraces(spans, opt), nil
 	case "application/json", "":
-		spans, err := translator.DecodeV1JSON(body)
-		if err != nil {
-			return nil, err
-		}
-		return translator.V1JSONToTraces(spans, opt), nil
+		return translator.ParseV1JSON(body, opt)
 	default:
 		return nil, fmt.Errorf("unsupported Content-Type %q for zipkin v1 (want application/json or application/x-thrift)", ct)
 	}

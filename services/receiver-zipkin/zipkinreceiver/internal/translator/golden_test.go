@@ -29,13 +29,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type convertFunc func([]byte, Options) ([]*spanv1.DatakitTrace, error)
 
-func v1JSON(b []byte, o Options) ([]*spanv1.DatakitTrace, error) {
-	s, err := DecodeV1JSON(b)
-	if err != nil {
-		return nil, err
-	}
-	return V1JSONToTraces(s, o), nil
-}
+func v1JSON(b []byte, o Options) ([]*spanv1.DatakitTrace, error) { return ParseV1JSON(b, o) }
 
 func v1Thrift(b []byte, o Options) ([]*spanv1.DatakitTrace, error) {
 	s, err := DecodeV1Thrift(b)

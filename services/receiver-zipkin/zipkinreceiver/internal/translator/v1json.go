@@ -20,18 +20,34 @@ import (
 // reading tokens with jsontext instead of reflection; FuzzV1JSONMatchesEncodingJSON holds
 // the two together.
 func DecodeV1JSON(data []byte) ([]V1Span, error) {
+	spans, _, err := decodeV1JSON(data)
+	return spans, err
+}
+
+// ParseV1JSON is V1JSONToTraces(DecodeV1JSON(data)), the ids parsed once.
+func ParseV1JSON(data []byte, opt Options) ([]*spanv1.DatakitTrace, error) {
+	spans, ids, err := decodeV1JSON(data)
+	if err != nil {
+		return nil, err
+	}
+	return v1JSONToTraces(spans, ids, opt), nil
+}
+
+// decodeV1JSON is DecodeV1JSON that also gives each span's parsed ids.
+func decodeV1JSON(data []byte) ([]V1Span, []v1Span, error) {
 	r := jsonwire.NewReader(data, jsonwire.Lenient)
 	spans, err := readV1Spans(r)
 	r.Release()
 	if err != nil {
-		return nil, fmt.Errorf("invalid zipkin v1 JSON: %w", err)
+		return nil, nil, fmt.Errorf("invalid zipkin v1 JSON: %w", err)
 	}
+	ids := make([]v1Span, len(spans))
 	for i := range spans {
-		if _, err := checkV1IDs(&spans[i]); err != nil {
-			return nil, fmt.Errorf("invalid zipkin v1 JSON: span[%d]: %w", i, err)
+		if ids[i], err = checkV1IDs(&spans[i]); err != nil {
+			return nil, nil, fmt.Errorf("invalid zipkin v1 JSON: span[%d]: %w", i, err)
 		}
 	}
-	return spans, nil
+	return spans, ids, nil
 }
 
 var (
@@ -327,11 +343,13 @@ func checkV1IDs(s *V1Span) (c v1Span, err error) {
 		return c, fmt.Errorf("traceId %q is not a 64 or 128-bit hex id", s.TraceID)
 	}
 	c.traceHigh, c.traceLow = tid.High, tid.Low
-	if c.id, err = strconv.ParseUint(s.ID, 16, 64); err != nil || c.id == 0 {
+	// parseHex64 is strconv.ParseUint(s, 16, 64) without its error values.
+	var ok bool
+	if c.id, ok = parseHex64([]byte(s.ID)); !ok || c.id == 0 {
 		return c, fmt.Errorf("id %q is not a non-zero 64-bit hex id", s.ID)
 	}
 	if s.ParentID != "" {
-		if c.parent, err = strconv.ParseUint(string(s.ParentID), 16, 64); err != nil {
+		if c.parent, ok = parseHex64([]byte(s.ParentID)); !ok {
 			return c, fmt.Errorf("parentId %q is not a 64-bit hex id", s.ParentID)
 		}
 	}
@@ -350,12 +368,21 @@ func (e *V1Endpoint) service() string {
 // which the spans' strings are cut from, and the spans come from one block: a few
 // allocations a payload, not several a span.
 func V1JSONToTraces(spans []V1Span, opt Options) []*spanv1.DatakitTrace {
+	return v1JSONToTraces(spans, nil, opt)
+}
+
+// v1JSONToTraces is V1JSONToTraces with the spans' ids already parsed into ids (nil: parse
+// them here).
+func v1JSONToTraces(spans []V1Span, ids []v1Span, opt Options) []*spanv1.DatakitTrace {
 	nBin := 0
 	for i := range spans {
 		nBin += len(spans[i].BinaryAnnotations)
 	}
 	values := make([]string, nBin)
-	cs := make([]v1Span, len(spans))
+	cs := ids
+	if cs == nil {
+		cs = make([]v1Span, len(spans))
+	}
 	valid := make([]bool, len(spans))
 	block := make([]spanv1.DatakitSpan, len(spans))
 	tb := spanmodel.GetTextBatch()
@@ -369,12 +396,14 @@ func V1JSONToTraces(spans []V1Span, opt Options) []*spanv1.DatakitTrace {
 			tb.Set(&values[k], start)
 			k++
 		}
-		c, err := checkV1IDs(s)
-		if err != nil {
-			continue // DecodeV1JSON already refused the payload
+		if ids == nil {
+			c, err := checkV1IDs(s)
+			if err != nil {
+				continue // DecodeV1JSON already refused the payload
+			}
+			cs[i] = c
 		}
 		valid[i] = true
-		cs[i] = c
 		v1IDs(tb, &block[i], &cs[i])
 		if !opt.DelMessage {
 			start := len(tb.Buf)
@@ -422,6 +451,9 @@ func V1JSONToTraces(spans []V1Span, opt Options) []*spanv1.DatakitTrace {
 // U+FFFD replacements), anything else as written.
 func appendJSONScalar(b []byte, raw json.RawMessage) []byte {
 	if len(raw) > 0 && raw[0] == '"' {
+		if plainString(raw, &asciiText) {
+			return append(b, raw[1:len(raw)-1]...)
+		}
 		b, _ = jsontext.AppendUnquote(b, raw)
 		return b
 	}
@@ -520,6 +552,9 @@ func appendCompactJSON(b []byte, raw json.RawMessage) (_ []byte, ok bool) {
 	if raw == nil {
 		return append(b, "null"...), true
 	}
+	if plainString(raw, &verbatimText) {
+		return append(b, raw...), true
+	}
 	if !plainJSON(raw) && !jsontext.Value(raw).IsValid(jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true)) {
 		return b, false
 	}
@@ -561,6 +596,30 @@ func plainJSON(raw []byte) bool {
 	}
 	for _, c := range raw[1 : len(raw)-1] {
 		if c < ' ' || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// The bytes a string can hold as they are: asciiText when it is unquoted (no escape, no
+// byte that could be invalid UTF-8), verbatimText when json.Marshal writes it back as a
+// json.RawMessage (nothing it escapes: <, >, & and the first byte of U+2028 and U+2029).
+var asciiText, verbatimText = func() (a, v [256]bool) {
+	for c := ' '; c < 256; c++ {
+		a[c] = c < 0x80 && c != '"' && c != '\\'
+		v[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' && c != 0xE2
+	}
+	return a, v
+}()
+
+// plainString reports raw is a quoted string of bytes that ok allows.
+func plainString(raw []byte, ok *[256]bool) bool {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return false
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if !ok[c] {
 			return false
 		}
 	}

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/testing/protocmp"
 )
 
 // encodingJSONV1 is the decoder DecodeV1JSON replaced: encoding/json into []V1Span, then
@@ -37,6 +39,18 @@ func checkV1JSON(t *testing.T, data []byte) {
 	}
 	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Fatalf("%q: differs from encoding/json (-want +got):\n%s", data, diff)
+	}
+	// The one-call conversion is the conversion of the decoded spans.
+	for _, opts := range []Options{{}, withOptions()} {
+		traces, err := ParseV1JSON(data, opts)
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("%q: ParseV1JSON error %v, encoding/json's %v", data, err, wantErr)
+		}
+		if err == nil {
+			if diff := cmp.Diff(V1JSONToTraces(got, opts), traces, protocmp.Transform(), cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("%q: ParseV1JSON differs from V1JSONToTraces(DecodeV1JSON) (-want +got):\n%s", data, diff)
+			}
+		}
 	}
 	for i := range got {
 		s := &got[i]
@@ -112,4 +126,15 @@ func FuzzV1JSONMatchesEncodingJSON(f *testing.F) {
 	require.NoError(f, err)
 	f.Add(b)
 	f.Fuzz(checkV1JSON)
+}
+
+func TestParseHex64MatchesStrconv(t *testing.T) {
+	for _, s := range []string{"", "0", "1", "ff", "FF", "0x1", "_1", "1_0", "g", "-1", "+1", " 1",
+		"ffffffffffffffff", "10000000000000000", "0000000000000000001", "fffffffffffffffff", "7fffffffffffffff"} {
+		want, err := strconv.ParseUint(s, 16, 64)
+		got, ok := parseHex64([]byte(s))
+		if ok != (err == nil) || (ok && got != want) {
+			t.Errorf("%q: %d %v, strconv %d %v", s, got, ok, want, err)
+		}
+	}
 }

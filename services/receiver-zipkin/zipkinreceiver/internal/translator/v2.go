@@ -198,13 +198,18 @@ func newV2Converter(opt Options, n int) *v2Converter {
 	return &v2Converter{opt: opt, out: make([]*spanv1.DatakitSpan, 0, n), block: make([]spanv1.DatakitSpan, 0, n), tb: spanmodel.GetTextBatch()}
 }
 
-func (c *v2Converter) add(s *model.SpanModel) {
+func (c *v2Converter) add(s *model.SpanModel) { c.addSpan(s, nil, false) }
+
+// addTags converts s, whose tags are tags (sorted by key, no key twice) and not s.Tags.
+func (c *v2Converter) addTags(s *model.SpanModel, tags []tagPair) { c.addSpan(s, tags, true) }
+
+func (c *v2Converter) addSpan(s *model.SpanModel, tags []tagPair, sorted bool) {
 	if len(c.block) == cap(c.block) {
 		c.block = make([]spanv1.DatakitSpan, 0, min(max(16, 2*cap(c.block)), 256))
 	}
 	c.block = c.block[:len(c.block)+1]
 	ds := &c.block[len(c.block)-1]
-	c.span(ds, s)
+	c.span(ds, s, tags, sorted)
 	c.out = append(c.out, ds)
 }
 
@@ -214,7 +219,7 @@ func (c *v2Converter) traces() []*spanv1.DatakitTrace {
 	return group(c.out)
 }
 
-func (c *v2Converter) span(ds *spanv1.DatakitSpan, s *model.SpanModel) {
+func (c *v2Converter) span(ds *spanv1.DatakitSpan, s *model.SpanModel, tags []tagPair, sorted bool) {
 	opt, tb := c.opt, c.tb
 	ds.Service = UnknownServiceV2
 	ds.Resource = s.Name
@@ -246,23 +251,36 @@ func (c *v2Converter) span(ds *spanv1.DatakitSpan, s *model.SpanModel) {
 	if !s.Timestamp.IsZero() {
 		ds.StartUnixNano = s.Timestamp.UnixNano()
 	}
-	_, isErr := s.Tags["error"]
-	ds.Status = statusOf(isErr)
-	ds.Tags = spanmodel.NewTags(opt.Tags, len(s.Tags))
-	if opt.DelMessage {
-		for k, v := range s.Tags {
-			c.sc.keys.Put(ds.Tags, opt.IgnoreTags, k, v)
+	if sorted {
+		isErr := false
+		for _, t := range tags {
+			isErr = isErr || t.key == "error"
+		}
+		ds.Status = statusOf(isErr)
+		ds.Tags = spanmodel.NewTags(opt.Tags, len(tags))
+		for _, t := range tags {
+			c.sc.keys.Put(ds.Tags, opt.IgnoreTags, t.key, t.value)
 		}
 	} else {
-		// One pass over the map, sorted for the message too.
-		c.tags = sortedTags(c.tags[:0], s.Tags)
-		for _, t := range c.tags {
-			c.sc.keys.Put(ds.Tags, opt.IgnoreTags, t.key, t.value)
+		_, isErr := s.Tags["error"]
+		ds.Status = statusOf(isErr)
+		ds.Tags = spanmodel.NewTags(opt.Tags, len(s.Tags))
+		if opt.DelMessage {
+			for k, v := range s.Tags {
+				c.sc.keys.Put(ds.Tags, opt.IgnoreTags, k, v)
+			}
+		} else {
+			// One pass over the map, sorted for the message too.
+			c.tags = sortedTags(c.tags[:0], s.Tags)
+			tags = c.tags
+			for _, t := range tags {
+				c.sc.keys.Put(ds.Tags, opt.IgnoreTags, t.key, t.value)
+			}
 		}
 	}
 	if !opt.DelMessage {
 		start = len(tb.Buf)
-		if b, ok := appendV2MessageTags(tb.Buf, s, c.tags); ok {
+		if b, ok := appendV2MessageTags(tb.Buf, s, tags); ok {
 			tb.Buf = b
 			tb.Set(&ds.Message, start)
 		} else {

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -97,6 +99,10 @@ type v2Storage struct {
 	local, remote model.Endpoint
 	parent        model.ID
 	annotations   []model.Annotation
+	// pairs are the span's tags when reuse is set, in place of its tag map: sorted by key,
+	// the last of duplicates kept (as the map would hold them), for the converter to use
+	// as they are.
+	pairs []tagPair
 }
 
 func (st *v2Storage) tagMap() map[string]string {
@@ -166,6 +172,7 @@ func readV2Span(r *jsonwire.Reader, s *model.SpanModel, st *v2Storage) error {
 		return err
 	}
 	var ts, dur uint64
+	st.pairs = st.pairs[:0]
 	for r.More() {
 		name, err := r.Value()
 		if err != nil {
@@ -224,7 +231,24 @@ func readV2Span(r *jsonwire.Reader, s *model.SpanModel, st *v2Storage) error {
 		return model.ErrValidTraceIDRequired
 	}
 	st.tagHint = len(s.Tags)
+	if st.reuse {
+		st.pairs = sortTagPairs(st.pairs)
+	}
 	return nil
+}
+
+// sortTagPairs sorts tags by key (as encoding/json writes a map), keeping only the last
+// of equal keys (as a map read from them holds).
+func sortTagPairs(tags []tagPair) []tagPair {
+	slices.SortStableFunc(tags, func(a, b tagPair) int { return strings.Compare(a.key, b.key) })
+	out := tags[:0]
+	for i, t := range tags {
+		if i+1 < len(tags) && tags[i+1].key == t.key {
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // skipThen reads the value that is not what was wanted (so that a syntax error in it wins,
@@ -454,10 +478,20 @@ func readTags(r *jsonwire.Reader, dst *map[string]string, st *v2Storage) error {
 	switch r.Peek() {
 	case 'n':
 		*dst = nil
+		st.pairs = st.pairs[:0]
 		return r.Skip()
 	case '{':
 	default:
 		return skipThen(r, errWantObject)
+	}
+	if st.reuse {
+		return readMembers(r, func(name jsontext.Value) error {
+			key := r.String(name)
+			var val string
+			err := readString(r, &val)
+			st.pairs = append(st.pairs, tagPair{key, val})
+			return err
+		})
 	}
 	if *dst == nil {
 		*dst = st.tagMap()
@@ -485,7 +519,7 @@ func V2JSONToTraces(data []byte, opt Options) ([]*spanv1.DatakitTrace, error) {
 	err := eachV2Span(r, func() *model.SpanModel {
 		m = model.SpanModel{}
 		return &m
-	}, &st, c.add)
+	}, &st, func(s *model.SpanModel) { c.addTags(s, st.pairs) })
 	if err != nil {
 		return nil, fmt.Errorf("invalid zipkin v2 JSON: %w", err)
 	}

@@ -34,7 +34,7 @@ func sortedTags(dst []tagPair, tags map[string]string) []tagPair {
 }
 
 // appendV2MessageTags is appendV2Message with s.Tags already sorted into tags (nil: sort
-// them here).
+// them here; s.Tags is then not looked at when tags are given).
 func appendV2MessageTags(b []byte, s *model.SpanModel, tags []tagPair) (_ []byte, ok bool) {
 	ts, dur := s.Timestamp, s.Duration
 	if (!ts.IsZero() && ts.Unix() < 1) || dur < 0 {
@@ -115,7 +115,7 @@ func appendV2MessageTags(b []byte, s *model.SpanModel, tags []tagPair) (_ []byte
 		}
 		b = append(b, ']')
 	}
-	if len(s.Tags) > 0 {
+	if len(tags) > 0 || len(s.Tags) > 0 {
 		if tags == nil {
 			var buf [32]tagPair
 			tags = sortedTags(buf[:0], s.Tags)
