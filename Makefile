@@ -53,7 +53,7 @@ verify-proto: proto
 
 ## bench: every benchmark; results in docs/benchmarks.md
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./... | tee benchmark.txt
+	$(GO) test -p 1 -run='^$$' -bench=. -benchmem ./... | tee benchmark.txt
 	./scripts/bench-table.sh < benchmark.txt
 
 ## run: the all-in-one on embedded NATS plus dataway-sim, on the default config
