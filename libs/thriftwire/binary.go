@@ -2,7 +2,6 @@ package thriftwire
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -73,17 +72,22 @@ func (p *Binary) ReadStructBegin(context.Context) (string, error) { return "", n
 
 func (p *Binary) ReadStructEnd(context.Context) error { return nil }
 
-func (p *Binary) ReadFieldBegin(context.Context) (name string, typeID thrift.TType, id int16, err error) {
-	if len(p.str)-p.pos >= 3 {
-		typeID = thrift.TType(p.str[p.pos])
-		if typeID == thrift.STOP {
-			p.pos++
-			return "", typeID, 0, nil
+func (p *Binary) ReadFieldBegin(ctx context.Context) (string, thrift.TType, int16, error) {
+	// Locals: a store to p.pos would otherwise make the compiler reload p.str.
+	if str, pos := p.str, p.pos; pos+3 <= len(str) {
+		s := str[pos : pos+3] // one bounds check for the three bytes
+		if typeID := thrift.TType(s[0]); typeID != thrift.STOP {
+			p.pos = pos + 3
+			return "", typeID, int16(uint16(s[1])<<8 | uint16(s[2])), nil
 		}
-		id = int16(uint16(p.str[p.pos+1])<<8 | uint16(p.str[p.pos+2]))
-		p.pos += 3
-		return "", typeID, id, nil
+		p.pos = pos + 1
+		return "", thrift.STOP, 0, nil
 	}
+	return p.readFieldBegin(ctx)
+}
+
+// readFieldBegin is ReadFieldBegin near the end of the payload.
+func (p *Binary) readFieldBegin(context.Context) (name string, typeID thrift.TType, id int16, err error) {
 	t, err := p.readByte()
 	if err != nil {
 		return "", thrift.TType(t), 0, err
@@ -171,19 +175,19 @@ func (p *Binary) u64() (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var b [8]byte
-	copy(b[:], p.str[o:o+8])
-	return binary.BigEndian.Uint64(b[:]), nil
+	s := p.str[o : o+8] // one bounds check; the shifts compile to one load and a byte swap
+	return uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
+		uint64(s[4])<<24 | uint64(s[5])<<16 | uint64(s[6])<<8 | uint64(s[7]), nil
 }
 
 func (p *Binary) ReadString(ctx context.Context) (string, error) {
-	if o := p.pos + 4; o <= len(p.str) {
+	if str, o := p.str, p.pos+4; o <= len(str) {
 		// The common case in one piece: a sane length, all of it in the payload.
-		s := p.str[p.pos:o]
+		s := str[o-4 : o]
 		n := int(int32(uint32(s[0])<<24 | uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3])))
-		if n >= 0 && n <= len(p.str)-o {
+		if uint(n) <= uint(len(str)-o) { // 0 <= n <= bytes left
 			p.pos = o + n
-			return p.str[o:p.pos], nil
+			return str[o : o+n], nil
 		}
 	}
 	n, err := p.ReadI32(ctx)
@@ -207,3 +211,7 @@ func (p *Binary) ReadUUID(context.Context) (thrift.Tuuid, error) { return p.uuid
 func (p *Binary) Skip(ctx context.Context, fieldType thrift.TType) error {
 	return thrift.SkipDefaultDepth(ctx, p, fieldType)
 }
+
+// ReadFieldEnd is in's, declared here so that the interface call lands on it directly
+// instead of on a promoted-method wrapper (one call per field of every struct).
+func (p *Binary) ReadFieldEnd(context.Context) error { return nil }

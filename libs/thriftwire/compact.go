@@ -105,7 +105,22 @@ func (p *Compact) ReadStructEnd(context.Context) error {
 	return nil
 }
 
-func (p *Compact) ReadFieldBegin(ctx context.Context) (name string, typeID thrift.TType, id int16, err error) {
+func (p *Compact) ReadFieldBegin(ctx context.Context) (string, thrift.TType, int16, error) {
+	if str, pos := p.str, p.pos; pos < len(str) {
+		// The common case in one piece: a short-form header (id delta in the high
+		// nibble) of a type other than bool, whose value the header would carry.
+		t := str[pos]
+		if typeID := ttypes[t&0x0f]; t>>4 != 0 && typeID > thrift.BOOL {
+			p.pos = pos + 1
+			id := int16(p.lastFieldID) + int16(t>>4)
+			p.lastFieldID = int(id)
+			return "", typeID, id, nil
+		}
+	}
+	return p.readFieldBegin(ctx)
+}
+
+func (p *Compact) readFieldBegin(ctx context.Context) (name string, typeID thrift.TType, id int16, err error) {
 	t, err := p.readByte()
 	if err != nil {
 		return
@@ -189,6 +204,12 @@ func (p *Compact) ReadI16(ctx context.Context) (int16, error) {
 }
 
 func (p *Compact) ReadI32(context.Context) (int32, error) {
+	if p.pos < len(p.str) {
+		if b := p.str[p.pos]; b < 0x80 { // one byte: an enum, a small count
+			p.pos++
+			return int32(b>>1) ^ -int32(b&1), nil
+		}
+	}
 	v, err := p.varint32()
 	if err != nil {
 		return 0, err
@@ -198,6 +219,12 @@ func (p *Compact) ReadI32(context.Context) (int32, error) {
 }
 
 func (p *Compact) ReadI64(context.Context) (int64, error) {
+	if p.pos < len(p.str) {
+		if b := p.str[p.pos]; b < 0x80 {
+			p.pos++
+			return int64(b>>1) ^ -int64(b&1), nil
+		}
+	}
 	v, err := p.varint64()
 	if err != nil {
 		return 0, err
@@ -217,12 +244,12 @@ func (p *Compact) ReadDouble(context.Context) (float64, error) {
 }
 
 func (p *Compact) ReadString(context.Context) (string, error) {
-	if p.pos < len(p.str) {
+	if str, pos := p.str, p.pos; pos < len(str) {
 		// The common case in one piece: a one-byte length, all of it in the payload.
-		if n := int(p.str[p.pos]); n < 0x80 && n < len(p.str)-p.pos {
-			o := p.pos + 1
+		if n := int(str[pos]); n < 0x80 && n < len(str)-pos {
+			o := pos + 1
 			p.pos = o + n
-			return p.str[o:p.pos], nil
+			return str[o : o+n], nil
 		}
 	}
 	n, err := p.varint32()
@@ -326,3 +353,6 @@ func ttype(t byte) (thrift.TType, error) {
 	}
 	return thrift.STOP, thrift.NewTProtocolException(fmt.Errorf("don't know what type: %v", t&0x0f))
 }
+
+// ReadFieldEnd: see Binary.ReadFieldEnd.
+func (p *Compact) ReadFieldEnd(context.Context) error { return nil }

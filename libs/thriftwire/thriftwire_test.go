@@ -488,3 +488,32 @@ func fuzz(f *testing.F, compact bool) {
 func FuzzBinary(f *testing.F) { fuzz(f, false) }
 
 func FuzzCompact(f *testing.F) { fuzz(f, true) }
+
+// TestFieldHeaderAndVarintEdges walks structs made of every field header byte (and every
+// one-byte varint) against apache's, at every distance from the payload's end: the fast
+// paths of ReadFieldBegin, ReadI32 and ReadI64 hand the unusual cases (bool headers, long
+// forms, unknown types, a header or value cut short) to the general reader.
+func TestFieldHeaderAndVarintEdges(t *testing.T) {
+	for b := range 256 {
+		h := byte(b)
+		for _, tail := range [][]byte{nil, {0x00}, {0x80, 0x01, 0x00}, {h, h, 0x00}} {
+			// Compact: header h then a value; a long-form header (0x0T, zigzag id) of
+			// type h's low nibble; an id delta past int16 (long form near the top).
+			for _, body := range [][]byte{
+				append([]byte{h}, tail...),
+				append([]byte{0x16, h, 0x26, 0x00}, tail...),
+				append([]byte{h & 0x0f, h, 0x00}, tail...),
+				append([]byte{0x06, 0xfe, 0xff, 0x03, 0x00, 0xf6, h}, tail...),
+			} {
+				for n := 0; n <= len(body); n++ {
+					differential(t, append([]byte{0}, body[:n]...), true)
+				}
+			}
+			// Binary: type h with a big-endian id, at 0 to 3+ bytes from the end.
+			body := append([]byte{h, 0x7f, h, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05}, tail...)
+			for n := 0; n <= len(body); n++ {
+				differential(t, append([]byte{0}, body[:n]...), false)
+			}
+		}
+	}
+}

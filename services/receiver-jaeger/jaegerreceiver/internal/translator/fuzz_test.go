@@ -47,8 +47,29 @@ func checkLikeLibrary(t *testing.T, data []byte, decode, library func([]byte) (*
 	if diff := cmp.Diff(want, got); diff != "" { // nil and empty apart: the message tells them apart
 		t.Fatalf("batch differs (-library +ours):\n%s", diff)
 	}
-	if diff := cmp.Diff(ToTraces(want, opts), ToTraces(got, opts), protocmp.Transform()); diff != "" {
+	traces := ToTraces(got, opts)
+	if diff := cmp.Diff(ToTraces(want, opts), traces, protocmp.Transform()); diff != "" {
 		t.Fatalf("traces differ (-library +ours):\n%s", diff)
+	}
+	checkSpanTypes(t, traces)
+}
+
+// checkSpanTypes: the span types ToTraces set from the numeric ids
+// (spanmodel.AssignSpanTypesByID) are those AssignSpanTypes gives over the id strings.
+func checkSpanTypes(t *testing.T, traces []*spanv1.DatakitTrace) {
+	t.Helper()
+	var spans, again []*spanv1.DatakitSpan
+	for _, tr := range traces {
+		for _, s := range tr.Spans {
+			spans = append(spans, s)
+			again = append(again, &spanv1.DatakitSpan{SpanId: s.SpanId, ParentId: s.ParentId})
+		}
+	}
+	spanmodel.AssignSpanTypes(again, false)
+	for i, s := range spans {
+		if s.SpanType != again[i].SpanType {
+			t.Fatalf("span %s (parent %s): span_type %q, AssignSpanTypes gives %q", s.SpanId, s.ParentId, s.SpanType, again[i].SpanType)
+		}
 	}
 }
 

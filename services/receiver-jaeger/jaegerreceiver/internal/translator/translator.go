@@ -137,7 +137,16 @@ func ToTraces(b *jaeger.Batch, opt Options) []*spanv1.DatakitTrace {
 	var (
 		keys spanmodel.TagKeys
 		memo []keyMemo // by tag position
+		// The spans' numeric ids for AssignSpanTypesByID: spanIDs[i], parentIDs[i].
+		idStack [2 * 64]uint64
+		ids     []uint64
 	)
+	if 2*n <= len(idStack) {
+		ids = idStack[:2*n]
+	} else {
+		ids = make([]uint64, 2*n)
+	}
+	spanIDs, parentIDs := ids[:n], ids[n:]
 	i := 0
 	for _, s := range b.Spans {
 		if s == nil {
@@ -181,7 +190,9 @@ func ToTraces(b *jaeger.Batch, opt Options) []*spanv1.DatakitTrace {
 		tb.Buf = spanmodel.AppendSpanIDByBase(tb.Buf, uint64(s.SpanId), 16)
 		tb.Set(&ds.SpanId, start)
 		start = len(tb.Buf)
-		tb.Buf = spanmodel.AppendSpanIDByBase(tb.Buf, parentOf(s), 16)
+		parent := parentOf(s)
+		spanIDs[i-1], parentIDs[i-1] = uint64(s.SpanId), parent
+		tb.Buf = spanmodel.AppendSpanIDByBase(tb.Buf, parent, 16)
 		tb.Set(&ds.ParentId, start)
 		if !opt.DelMessage {
 			start = len(tb.Buf)
@@ -198,7 +209,8 @@ func ToTraces(b *jaeger.Batch, opt Options) []*spanv1.DatakitTrace {
 		}
 	}
 	tb.Flush()
-	spanmodel.AssignSpanTypes(out, false)
+	// The ids were printed one to one (AppendSpanIDByBase): the numbers decide alike.
+	spanmodel.AssignSpanTypesByID(out, spanIDs, parentIDs)
 	return spanmodel.GroupByTrace(out)
 }
 
@@ -234,6 +246,8 @@ func (m *keyMemo) reset(raw string, keys *spanmodel.TagKeys, ignore spanmodel.Ta
 func (m *keyMemo) value(t *jaeger.Tag) string {
 	var n uint64
 	switch {
+	case t.VType == jaeger.TagType_STRING && t.VStr != nil: // tagValue's first case, inline
+		return spanmodel.ValidString(*t.VStr)
 	case t.VType == jaeger.TagType_LONG && t.VLong != nil:
 		n = uint64(*t.VLong)
 	case t.VType == jaeger.TagType_DOUBLE && t.VDouble != nil:
