@@ -122,20 +122,44 @@ func (m *protoModel) set(s *zipkin_proto3.Span) error {
 }
 
 // V2ProtoToTraces decodes a proto3 ListOfSpans as DecodeV2Proto does and converts it as
-// V2ToTraces does, without building the model.SpanModels in between.
+// V2ToTraces does, without building the model.SpanModels in between: each span is
+// converted from its decoded fields as soon as it is read (its tags straight from the
+// wire, no map), and the next is read into the same structs. The errors are
+// DecodeV2Proto's: a wire-format error anywhere wins over a span the model refuses.
 func V2ProtoToTraces(data []byte, opt Options) ([]*spanv1.DatakitTrace, error) {
-	list, err := unmarshalListOfSpans(data)
+	// The bytes fields (ids, addresses) are only looked at during the conversion: they can
+	// be slices of data itself; the strings are slices of the one copy they need.
+	d := protoDecoder{str: string(data), raw: data, direct: true}
+	c := newV2Converter(opt, d.countField(1, 0, len(d.raw)))
+	d.pairs = c.scr.pairs
+	defer func() {
+		c.scr.pairs = d.pairs
+		c.release()
+	}()
+	var (
+		m      protoModel
+		s      zipkin_proto3.Span
+		n      int
+		setErr error
+	)
+	err := d.eachSpan(func() *zipkin_proto3.Span {
+		d.resetDirect(&s)
+		return &s
+	}, func(s *zipkin_proto3.Span) {
+		if setErr == nil {
+			if err := m.set(s); err != nil {
+				setErr = fmt.Errorf("span[%d]: %w", n, err)
+			} else {
+				c.addTags(&m.span, sortTagPairs(d.pairs))
+			}
+		}
+		n++
+	})
+	if err == nil {
+		err = setErr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("invalid zipkin v2 protobuf: %w", err)
-	}
-	c := newV2Converter(opt, len(list))
-	defer c.tb.Release()
-	var m protoModel
-	for i, s := range list {
-		if err := m.set(s); err != nil {
-			return nil, fmt.Errorf("invalid zipkin v2 protobuf: span[%d]: %w", i, err)
-		}
-		c.add(&m.span)
 	}
 	return c.traces(), nil
 }
@@ -177,7 +201,7 @@ func endpoint(m *model.Endpoint, e *zipkin_proto3.Endpoint) *model.Endpoint {
 // the payload where there were four per span.
 func V2ToTraces(spans []*model.SpanModel, opt Options) []*spanv1.DatakitTrace {
 	c := newV2Converter(opt, len(spans))
-	defer c.tb.Release()
+	defer c.release()
 	for _, s := range spans {
 		c.add(s)
 	}
@@ -192,10 +216,28 @@ type v2Converter struct {
 	tb    *spanmodel.TextBatch
 	sc    scratch
 	tags  []tagPair // the span's tags, sorted
+	scr   *v2Scratch
 }
 
 func newV2Converter(opt Options, n int) *v2Converter {
-	return &v2Converter{opt: opt, out: make([]*spanv1.DatakitSpan, 0, n), block: make([]spanv1.DatakitSpan, 0, n), tb: spanmodel.GetTextBatch()}
+	return &v2Converter{opt: opt, out: make([]*spanv1.DatakitSpan, 0, n), block: make([]spanv1.DatakitSpan, 0, n), tb: spanmodel.GetTextBatch(), scr: getV2Scratch()}
+}
+
+// release hands back what the conversion borrowed; the spans' strings are flushed then.
+func (c *v2Converter) release() {
+	c.tb.Release()
+	c.scr.release()
+}
+
+// reserve makes room for n more spans (a guess) before the first is added.
+func (c *v2Converter) reserve(n int) {
+	n = min(n+1, 256)
+	if cap(c.block) < n {
+		c.block = make([]spanv1.DatakitSpan, 0, n)
+	}
+	if cap(c.out) < n {
+		c.out = make([]*spanv1.DatakitSpan, 0, n)
+	}
 }
 
 func (c *v2Converter) add(s *model.SpanModel) { c.addSpan(s, nil, false) }
@@ -251,17 +293,8 @@ func (c *v2Converter) span(ds *spanv1.DatakitSpan, s *model.SpanModel, tags []ta
 	if !s.Timestamp.IsZero() {
 		ds.StartUnixNano = s.Timestamp.UnixNano()
 	}
-	if sorted {
-		isErr := false
-		for _, t := range tags {
-			isErr = isErr || t.key == "error"
-		}
-		ds.Status = statusOf(isErr)
-		ds.Tags = spanmodel.NewTags(opt.Tags, len(tags))
-		for _, t := range tags {
-			c.sc.keys.Put(ds.Tags, opt.IgnoreTags, t.key, t.value)
-		}
-	} else {
+	var memo []tagMemo
+	if !sorted {
 		_, isErr := s.Tags["error"]
 		ds.Status = statusOf(isErr)
 		ds.Tags = spanmodel.NewTags(opt.Tags, len(s.Tags))
@@ -269,22 +302,62 @@ func (c *v2Converter) span(ds *spanv1.DatakitSpan, s *model.SpanModel, tags []ta
 			for k, v := range s.Tags {
 				c.sc.keys.Put(ds.Tags, opt.IgnoreTags, k, v)
 			}
-		} else {
-			// One pass over the map, sorted for the message too.
-			c.tags = sortedTags(c.tags[:0], s.Tags)
-			tags = c.tags
-			for _, t := range tags {
-				c.sc.keys.Put(ds.Tags, opt.IgnoreTags, t.key, t.value)
-			}
+			return
+		}
+		// One pass over the map, sorted for the message too.
+		c.tags = sortedTags(c.tags[:0], s.Tags)
+		tags = c.tags
+	} else {
+		isErr := false
+		for _, t := range tags {
+			isErr = isErr || t.key == "error"
+		}
+		ds.Status = statusOf(isErr)
+		ds.Tags = spanmodel.NewTags(opt.Tags, len(tags))
+	}
+	memo = c.memoFor(tags)
+	for i, t := range tags {
+		if m := &memo[i]; !m.ignored {
+			ds.Tags[m.point] = t.value
 		}
 	}
 	if !opt.DelMessage {
 		start = len(tb.Buf)
-		if b, ok := appendV2MessageTags(tb.Buf, s, tags); ok {
+		if b, ok := appendV2MessageMemo(tb.Buf, s, tags, memo); ok {
 			tb.Buf = b
 			tb.Set(&ds.Message, start)
 		} else {
 			tb.Buf = b[:start]
 		}
 	}
+}
+
+// tagMemo is what is known of the key at one position of a span's sorted tags: a
+// payload's spans mostly carry the same keys in the same order, so comparing the key
+// with the last span's replaces the lookups of its point key, of ignore_tags and the
+// escaping of its JSON.
+type tagMemo struct {
+	set        bool
+	key, point string
+	ignored    bool
+	json       []byte // the key as a JSON string, made when the message first needs it
+}
+
+// memoFor makes the memo at each position of tags be that key's.
+func (c *v2Converter) memoFor(tags []tagPair) []tagMemo {
+	sc := c.scr
+	if n := len(tags) - len(sc.memo); n > 0 {
+		sc.memo = append(sc.memo, make([]tagMemo, n)...)
+	}
+	memo := sc.memo[:len(tags)]
+	for i := range tags {
+		m, key := &memo[i], tags[i].key
+		if m.set && m.key == key {
+			continue
+		}
+		m.set, m.key, m.json = true, key, m.json[:0]
+		m.ignored = len(c.opt.IgnoreTags) > 0 && c.opt.IgnoreTags.Match(key)
+		m.point = c.sc.keys.Key(key)
+	}
+	return memo
 }

@@ -1,13 +1,16 @@
 package translator
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/openzipkin/zipkin-go/model"
@@ -76,7 +79,11 @@ func eachV2Span(r *jsonwire.Reader, next func() *model.SpanModel, st *v2Storage,
 		err := errNullSpan
 		if r.Peek() != 'n' {
 			s := next()
-			if err = readV2Span(r, s, st); err == nil {
+			read := readV2Span
+			if st.reuse && r.Peek() == '{' {
+				read = readV2SpanWhole
+			}
+			if err = read(r, s, st); err == nil {
 				use(s)
 			}
 		}
@@ -214,6 +221,11 @@ func readV2Span(r *jsonwire.Reader, s *model.SpanModel, st *v2Storage) error {
 	if err := r.Close(); err != nil {
 		return err
 	}
+	return finishV2Span(s, ts, dur, st)
+}
+
+// finishV2Span is the end of SpanModel.UnmarshalJSON, once the members are read.
+func finishV2Span(s *model.SpanModel, ts, dur uint64, st *v2Storage) error {
 	if s.ID < 1 {
 		return model.ErrValidIDRequired
 	}
@@ -240,7 +252,29 @@ func readV2Span(r *jsonwire.Reader, s *model.SpanModel, st *v2Storage) error {
 // sortTagPairs sorts tags by key (as encoding/json writes a map), keeping only the last
 // of equal keys (as a map read from them holds).
 func sortTagPairs(tags []tagPair) []tagPair {
-	slices.SortStableFunc(tags, func(a, b tagPair) int { return strings.Compare(a.key, b.key) })
+	// Often already in order (encoding/json writes a map so): nothing to move.
+	sorted := true
+	for i := 1; i < len(tags); i++ {
+		if tags[i-1].key >= tags[i].key {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		return tags
+	}
+	if len(tags) <= 32 {
+		// Insertion sort, stable: a span has a few tags.
+		for i := 1; i < len(tags); i++ {
+			t, j := tags[i], i
+			for ; j > 0 && tags[j-1].key > t.key; j-- {
+				tags[j] = tags[j-1]
+			}
+			tags[j] = t
+		}
+	} else {
+		slices.SortStableFunc(tags, func(a, b tagPair) int { return strings.Compare(a.key, b.key) })
+	}
 	out := tags[:0]
 	for i, t := range tags {
 		if i+1 < len(tags) && tags[i+1].key == t.key {
@@ -272,6 +306,11 @@ func readID(r *jsonwire.Reader, s *model.SpanModel, field int, st *v2Storage) er
 	if err != nil {
 		return err
 	}
+	return setV2ID(s, field, v, st)
+}
+
+// setV2ID is readID of the raw value v.
+func setV2ID(s *model.SpanModel, field int, v []byte, st *v2Storage) error {
 	if field == v2TraceID {
 		if len(v) < 3 {
 			return model.ErrValidTraceIDRequired
@@ -313,29 +352,46 @@ func readID(r *jsonwire.Reader, s *model.SpanModel, field int, st *v2Storage) er
 
 // parseHex64 is strconv.ParseUint(string(b), 16, 64) without the string.
 func parseHex64(b []byte) (uint64, bool) {
-	if len(b) == 0 {
+	if len(b) == 0 || len(b) > 16 && !leadingZeros(b[:len(b)-16]) {
 		return 0, false
 	}
 	var n uint64
 	for _, c := range b {
-		var d byte
-		switch {
-		case '0' <= c && c <= '9':
-			d = c - '0'
-		case 'a' <= c && c <= 'f':
-			d = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		if n>>60 != 0 {
+		d := hexValue[c]
+		if d > 0xf {
 			return 0, false
 		}
 		n = n<<4 | uint64(d)
 	}
 	return n, true
 }
+
+// leadingZeros reports whether b is all '0' digits (which do not overflow a uint64).
+func leadingZeros(b []byte) bool {
+	for _, c := range b {
+		if c != '0' {
+			return false
+		}
+	}
+	return true
+}
+
+// hexValue is each byte's hex digit value, 0xff for a byte that is none.
+var hexValue = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] = byte(c - '0')
+		case 'a' <= c && c <= 'f':
+			t[c] = byte(c - 'a' + 10)
+		case 'A' <= c && c <= 'F':
+			t[c] = byte(c - 'A' + 10)
+		default:
+			t[c] = 0xff
+		}
+	}
+	return t
+}()
 
 // readUint is encoding/json's unsigned integer: a plain decimal number that fits; null
 // keeps the value.
@@ -485,13 +541,12 @@ func readTags(r *jsonwire.Reader, dst *map[string]string, st *v2Storage) error {
 		return skipThen(r, errWantObject)
 	}
 	if st.reuse {
-		return readMembers(r, func(name jsontext.Value) error {
-			key := r.String(name)
-			var val string
-			err := readString(r, &val)
-			st.pairs = append(st.pairs, tagPair{key, val})
+		v, err := r.Value()
+		if err != nil {
 			return err
-		})
+		}
+		st.pairs, _, err = appendTagObject(r, v, r.Slice(v, 0, len(v)), 0, st.pairs)
+		return err
 	}
 	if *dst == nil {
 		*dst = st.tagMap()
@@ -506,6 +561,97 @@ func readTags(r *jsonwire.Reader, dst *map[string]string, st *v2Storage) error {
 	})
 }
 
+// appendTagObject appends the members of the tags object at v[i] (v a value the tokenizer
+// read, and so validated, whole), as readTags' map would take them: walking its bytes
+// costs a fraction of a token read per name and value. end is where the object ends. A
+// value that is not a string (or null: "") is errWantString, as readString gives.
+func appendTagObject(r *jsonwire.Reader, v jsontext.Value, vs string, i int, pairs []tagPair) (_ []tagPair, end int, err error) {
+	i = skipSpace(v, i+1)
+	if v[i] == '}' {
+		return pairs, i + 1, nil
+	}
+	for {
+		j, simple := stringEnd(v, i)
+		key := tagString(r, v, vs, i, j, simple)
+		i = skipSpace(v, j)
+		i = skipSpace(v, i+1) // the colon
+		val := ""
+		switch v[i] {
+		case '"':
+			j, simple = stringEnd(v, i)
+			val = tagString(r, v, vs, i, j, simple)
+			i = j
+		case 'n':
+			i += len("null")
+		default:
+			return append(pairs, tagPair{key, val}), 0, errWantString
+		}
+		pairs = append(pairs, tagPair{key, val})
+		i = skipSpace(v, i)
+		if v[i] == '}' {
+			return pairs, i + 1, nil
+		}
+		i = skipSpace(v, i+1) // the comma
+	}
+}
+
+// skipSpace is the index of the first byte from i on that is not JSON whitespace.
+func skipSpace(v []byte, i int) int {
+	// Compact JSON has none: one compare for a byte that is not.
+	for i < len(v) && v[i] <= ' ' && (v[i] == ' ' || v[i] == '\n' || v[i] == '\r' || v[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// stringEnd is the end of the valid quoted string starting at v[i]; simple: it is ASCII
+// without escapes.
+func stringEnd(v []byte, i int) (end int, simple bool) {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	simple = true
+	j := i + 1
+	for j+8 <= len(v) {
+		// Eight bytes at a time: the lowest flagged byte is the first quote, backslash or
+		// non-ASCII byte (the zero-byte test flags no byte below the first true one).
+		x := binary.LittleEndian.Uint64(v[j:])
+		q, bs := x^('"'*lo), x^('\\'*lo)
+		m := (x | (q-lo)&^q | (bs-lo)&^bs) & hi
+		if m == 0 {
+			j += 8
+			continue
+		}
+		j += bits.TrailingZeros64(m) / 8
+		switch v[j] {
+		case '"':
+			return j + 1, simple
+		case '\\':
+			j += 2
+		default:
+			j++
+		}
+		simple = false
+	}
+	for ; ; j++ {
+		switch c := v[j]; {
+		case c == '"':
+			return j + 1, simple
+		case c == '\\':
+			simple = false
+			j++
+		case c >= utf8.RuneSelf:
+			simple = false
+		}
+	}
+}
+
+// tagString is the string v[i:j]; vs is v as a slice of the payload copy.
+func tagString(r *jsonwire.Reader, v jsontext.Value, vs string, i, j int, simple bool) string {
+	if simple {
+		return vs[i+1 : j-1]
+	}
+	return r.StringWithin(v, i, j)
+}
+
 // V2JSONToTraces is V2ToTraces(DecodeV2JSON(data)) without keeping the decoded spans: each
 // is converted as soon as it is read, and the next is read into the same model (its tag
 // map and endpoints included), which spares the allocations of a model per span.
@@ -513,15 +659,225 @@ func V2JSONToTraces(data []byte, opt Options) ([]*spanv1.DatakitTrace, error) {
 	r := jsonwire.NewReader(data, jsonwire.Lenient)
 	defer r.Release()
 	c := newV2Converter(opt, 0)
-	defer c.tb.Release()
-	st := v2Storage{reuse: true}
+	st := v2Storage{reuse: true, pairs: c.scr.pairs}
+	defer func() {
+		c.scr.pairs = st.pairs
+		c.release()
+	}()
 	var m model.SpanModel
 	err := eachV2Span(r, func() *model.SpanModel {
 		m = model.SpanModel{}
 		return &m
-	}, &st, func(s *model.SpanModel) { c.addTags(s, st.pairs) })
+	}, &st, func(s *model.SpanModel) {
+		if len(c.out) == 0 {
+			// The spans of a payload are alike: the first one's size says how many
+			// there are, to allocate their slab once.
+			c.reserve(len(data) / max(1, int(r.InputOffset())))
+		}
+		c.addTags(s, st.pairs)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("invalid zipkin v2 JSON: %w", err)
 	}
 	return c.traces(), nil
+}
+
+// readV2SpanWhole is readV2Span (the next value is an object) for V2JSONToTraces: the span
+// is read whole, in one tokenizer call that validates it, and its members are taken from
+// its bytes by walkV2Span. A span the walk does not take on (annotations, names that are
+// escaped or only match folded, numbers that are not plain digits, values of an unwanted
+// kind: anything readV2Span would reject or treat specially) is read again from the same
+// bytes by readV2Span, so that the result, errors included, is always readV2Span's.
+func readV2SpanWhole(r *jsonwire.Reader, s *model.SpanModel, st *v2Storage) error {
+	v, err := r.Value()
+	if err != nil {
+		return err
+	}
+	var ts, dur uint64
+	st.pairs = st.pairs[:0]
+	if walkV2Span(r, v, r.Slice(v, 0, len(v)), s, st, &ts, &dur) {
+		return finishV2Span(s, ts, dur, st)
+	}
+	*s = model.SpanModel{}
+	st.pairs = st.pairs[:0]
+	sub := r.Sub(v)
+	defer sub.Release()
+	return readV2Span(sub, s, st)
+}
+
+// walkV2Span reads the members of the span object v into s as readV2Span does, or reports
+// false where it leaves the span to readV2Span.
+func walkV2Span(r *jsonwire.Reader, v jsontext.Value, vs string, s *model.SpanModel, st *v2Storage, ts, dur *uint64) bool {
+	i := skipSpace(v, 1)
+	if v[i] == '}' {
+		return true
+	}
+	for {
+		j, simple := stringEnd(v, i)
+		if !simple {
+			return false
+		}
+		field := v2SpanFields.Lookup(v[i+1 : j-1])
+		i = skipSpace(v, j)
+		i = skipSpace(v, i+1) // the colon
+		if i = walkV2Member(r, v, vs, i, field, s, st, ts, dur); i < 0 {
+			return false
+		}
+		i = skipSpace(v, i)
+		if v[i] == '}' {
+			return true
+		}
+		i = skipSpace(v, i+1) // the comma
+	}
+}
+
+// walkV2Member reads the value at v[i] of the member field; the index after it, or -1 to
+// leave the span to readV2Span.
+func walkV2Member(r *jsonwire.Reader, v jsontext.Value, vs string, i, field int, s *model.SpanModel, st *v2Storage, ts, dur *uint64) int {
+	c := v[i]
+	switch field {
+	case v2Timestamp, v2Duration:
+		if c == 'n' {
+			return i + len("null")
+		}
+		dst := ts
+		if field == v2Duration {
+			dst = dur
+		}
+		return walkUint(v, i, dst, 64)
+	case v2TraceID, v2ID, v2ParentID:
+		if c == 'n' && field == v2ParentID {
+			s.ParentID = nil
+			return i + len("null")
+		}
+		if c != '"' {
+			return -1
+		}
+		j, simple := stringEnd(v, i)
+		if !simple || setV2ID(s, field, v[i:j], st) != nil {
+			return -1
+		}
+		return j
+	case v2Debug, v2Shared:
+		dst := &s.Debug
+		if field == v2Shared {
+			dst = &s.Shared
+		}
+		switch c {
+		case 'n':
+			return i + len("null")
+		case 't':
+			*dst = true
+			return i + len("true")
+		case 'f':
+			*dst = false
+			return i + len("false")
+		}
+		return -1
+	case v2Name, v2Kind:
+		switch c {
+		case 'n':
+			return i + len("null")
+		case '"':
+			j, simple := stringEnd(v, i)
+			str := tagString(r, v, vs, i, j, simple)
+			if field == v2Name {
+				s.Name = str
+			} else {
+				s.Kind = model.Kind(str)
+			}
+			return j
+		}
+		return -1
+	case v2LocalEndpoint, v2RemoteEndpoint:
+		dst := &s.LocalEndpoint
+		if field == v2RemoteEndpoint {
+			dst = &s.RemoteEndpoint
+		}
+		switch c {
+		case 'n':
+			*dst = nil
+			return i + len("null")
+		case '{':
+			if *dst == nil {
+				*dst = st.endpoint(field == v2RemoteEndpoint)
+			}
+			return walkEndpoint(r, v, vs, i, *dst)
+		}
+		return -1
+	case v2Tags:
+		switch c {
+		case 'n':
+			s.Tags = nil
+			st.pairs = st.pairs[:0]
+			return i + len("null")
+		case '{':
+			pairs, end, err := appendTagObject(r, v, vs, i, st.pairs)
+			if err != nil {
+				return -1
+			}
+			st.pairs = pairs
+			return end
+		}
+	}
+	return -1 // annotations, unknown names: readV2Span
+}
+
+// walkEndpoint is readEndpoint's struct read of the object at v[i] into e.
+func walkEndpoint(r *jsonwire.Reader, v jsontext.Value, vs string, i int, e *model.Endpoint) int {
+	i = skipSpace(v, i+1)
+	if v[i] == '}' {
+		return i + 1
+	}
+	for {
+		j, simple := stringEnd(v, i)
+		if !simple {
+			return -1
+		}
+		field := v2EndpointFields.Lookup(v[i+1 : j-1])
+		i = skipSpace(v, j)
+		i = skipSpace(v, i+1) // the colon
+		c := v[i]
+		switch {
+		case field == 0 && c == 'n':
+			i += len("null")
+		case field == 0 && c == '"':
+			j, simple = stringEnd(v, i)
+			e.ServiceName = tagString(r, v, vs, i, j, simple)
+			i = j
+		case field == 3 && c == 'n':
+			i += len("null")
+		case field == 3:
+			port := uint64(e.Port)
+			if i = walkUint(v, i, &port, 16); i < 0 {
+				return -1
+			}
+			e.Port = uint16(port)
+		default:
+			return -1 // addresses, unknown names: readV2Span
+		}
+		i = skipSpace(v, i)
+		if v[i] == '}' {
+			return i + 1
+		}
+		i = skipSpace(v, i+1) // the comma
+	}
+}
+
+// walkUint is readUint of the number at v[i] when it is plain digits that fit in bits;
+// -1 for anything else.
+func walkUint(v []byte, i int, dst *uint64, bits int) int {
+	j := i
+	var n uint64
+	for ; j < len(v) && '0' <= v[j] && v[j] <= '9'; j++ {
+		n = n*10 + uint64(v[j]-'0')
+	}
+	if j == i || j-i > 19 || (j < len(v) && (v[j] == '.' || v[j] == 'e' || v[j] == 'E')) {
+		return -1
+	}
+	if bits < 64 && n>>bits != 0 {
+		return -1
+	}
+	*dst = n
+	return j
 }

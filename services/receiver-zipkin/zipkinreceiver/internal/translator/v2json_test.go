@@ -1,10 +1,13 @@
 package translator
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -12,6 +15,8 @@ import (
 	"github.com/openzipkin/zipkin-go/model"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/tracekit/tracekit/libs/jsonwire"
 )
 
 // encodingJSONV2 is the decoder DecodeV2JSON replaced: encoding/json through zipkin-go's
@@ -156,6 +161,37 @@ var v2JSONCases = []string{
 	`[{"traceId":"1","id":"2"},null]`,
 	`[{"traceId":"1","id":"2",}]`,
 	`[{"traceId":"1","id":"2"}`,
+	// The whole-span walk of V2JSONToTraces and where it hands over to the token reader.
+	" [ {\n\t\"traceId\" : \"1\" ,\r\"id\":\"2\", \"timestamp\" : 10 , \"duration\":null, \"debug\":true,\"shared\":false ,\"name\":null,\"kind\":\"CLIENT\", \"localEndpoint\" : { \"serviceName\" : \"a\" , \"port\" : 80 } , \"tags\" : { \"k\" : \"v\" , \"n\" : null } } ] ",
+	`[{"traceId":"1","id":"2","timestamp":1e3}]`,
+	`[{"traceId":"1","id":"2","timestamp":1.5}]`,
+	`[{"traceId":"1","id":"2","timestamp":-1}]`,
+	`[{"traceId":"1","id":"2","timestamp":"1"}]`,
+	`[{"traceId":"1","id":"2","timestamp":18446744073709551616}]`,
+	`[{"traceId":"1","id":"2","timestamp":1844674407370955161}]`,
+	`[{"traceId":"1","id":"2","duration":99999999999999999999}]`,
+	`[{"trace\u0049d":"1","id":"2"}]`,
+	`[{"TRACEID":"1","ID":"2","Tags":{"a":"b"}}]`,
+	`[{"traceId":"1","id":"2","unknown":[1,{"a":"}"}],"tags":{"x":"y"}}]`,
+	`[{"traceId":"1","id":"2","localEndpoint":{"serviceName":"a","port":65536}}]`,
+	`[{"traceId":"1","id":"2","localEndpoint":{"serviceName":"a","port":"80"}}]`,
+	`[{"traceId":"1","id":"2","localEndpoint":{"serviceName":"a","ipv4":"1.2.3.4","port":1}}]`,
+	`[{"traceId":"1","id":"2","localEndpoint":{"ServiceName":"a"},"remoteEndpoint":{"serviceName":"b"},"localEndpoint":null}]`,
+	`[{"traceId":"1","id":"2","localEndpoint":{"serviceName":"a"},"localEndpoint":{"port":7}}]`,
+	`[{"traceId":"1","id":"2","remoteEndpoint":{"serviceName":"b"},"annotations":[{"timestamp":1,"value":"x"}]}]`,
+	`[{"traceId":"1","id":"2","parentId":null,"parentId":"3","parentId":""}]`,
+	`[{"traceId":"1","id":"2","parentId":"3","parentId":null}]`,
+	`[{"traceId":"1","id":"2","id":null}]`,
+	`[{"traceId":"1\u0030","id":"2"}]`,
+	`[{"traceId":"1","id":"2","debug":null,"shared":1}]`,
+	`[{"traceId":"1","id":"2","name":"\u00e9\"<x>","kind":null,"tags":{"\u00e9":"\ud800","k":"a&b","z":"é"}}]`,
+	`[{"traceId":"1","id":"2","tags":{"b":"1","a":"2","b":"3","a":"4"}}]`,
+	`[{"traceId":"1","id":"2","tags":{"a":"1"},"tags":{"b":"2"}}]`,
+	`[{"traceId":"1","id":"2","tags":{"a":true}}]`,
+	"[{\"traceId\":\"1\",\"id\":\"2\",\"name\":\"a\xffb\",\"tags\":{\"k\xff\":\"\xfe\"}}]",
+	`[{"traceId":"1","id":"2"},{"traceId":"1","id":"3","timestamp":1e3},{"traceId":"1","id":"4","tags":{"x":"y"}}]`,
+	`[{}]`,
+	`[{"traceId":"1","id":"2","tags":{}}]`,
 }
 
 func TestDecodeV2JSONMatchesEncodingJSON(t *testing.T) {
@@ -182,4 +218,56 @@ func FuzzV2JSONMatchesEncodingJSON(f *testing.F) {
 	require.NoError(f, err)
 	f.Add(b)
 	f.Fuzz(checkV2JSON)
+}
+
+// FuzzParseHex64: the table-driven parse is strconv's.
+func FuzzParseHex64(f *testing.F) {
+	for _, s := range []string{"", "0", "ff", "FF", "0x1", "g", "-1", "ffffffffffffffff", "10000000000000000",
+		"0000000000000000001", "00000000000000000000ffffffffffffffff", "0000000000000000g", "fffffffffffffffff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := strconv.ParseUint(s, 16, 64)
+		got, ok := parseHex64([]byte(s))
+		if ok != (err == nil) || (ok && got != want) {
+			t.Fatalf("%q: %d %v, strconv %d %v", s, got, ok, want, err)
+		}
+	})
+}
+
+// TestWalkV2SpanTakesCommonSpans: the walk, not the token reader it hands over to, reads
+// the spans Zipkin reporters send (else the shortcut silently costs a second read).
+func TestWalkV2SpanTakesCommonSpans(t *testing.T) {
+	bench, err := json.Marshal(benchV2())
+	require.NoError(t, err)
+	fixture, err := os.ReadFile(filepath.Join("testdata", "v2_multi_service.json"))
+	require.NoError(t, err)
+	var spaced []byte
+	for _, c := range v2JSONCases {
+		if strings.HasPrefix(c, " [ {\n") {
+			spaced = []byte(c)
+		}
+	}
+	require.NotNil(t, spaced)
+	for _, data := range [][]byte{bench, fixture, spaced} {
+		r := jsonwire.NewReader(data, jsonwire.Lenient)
+		require.NoError(t, r.Open('['))
+		walked := 0
+		for r.More() {
+			v, err := r.Value()
+			require.NoError(t, err)
+			var s model.SpanModel
+			var ts, dur uint64
+			st := v2Storage{reuse: true}
+			if walkV2Span(r, v, r.Slice(v, 0, len(v)), &s, &st, &ts, &dur) {
+				walked++
+			}
+		}
+		r.Release()
+		if bytes.Contains(data, []byte(`"annotations"`)) {
+			require.Positive(t, walked, "%s", data)
+			continue
+		}
+		require.Equal(t, bytes.Count(data, []byte(`"traceId"`)), walked, "%s", data)
+	}
 }

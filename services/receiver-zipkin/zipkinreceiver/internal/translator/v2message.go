@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -36,6 +37,12 @@ func sortedTags(dst []tagPair, tags map[string]string) []tagPair {
 // appendV2MessageTags is appendV2Message with s.Tags already sorted into tags (nil: sort
 // them here; s.Tags is then not looked at when tags are given).
 func appendV2MessageTags(b []byte, s *model.SpanModel, tags []tagPair) (_ []byte, ok bool) {
+	return appendV2MessageMemo(b, s, tags, nil)
+}
+
+// appendV2MessageMemo is appendV2MessageTags with the keys' JSON taken from (and kept
+// in) memo, by position in tags, when it is given.
+func appendV2MessageMemo(b []byte, s *model.SpanModel, tags []tagPair, memo []tagMemo) (_ []byte, ok bool) {
 	ts, dur := s.Timestamp, s.Duration
 	if (!ts.IsZero() && ts.Unix() < 1) || dur < 0 {
 		ts, dur = time.Time{}, 0
@@ -125,7 +132,15 @@ func appendV2MessageTags(b []byte, s *model.SpanModel, tags []tagPair) (_ []byte
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, t.key)
+			if memo == nil {
+				b = appendJSONString(b, t.key)
+			} else {
+				m := &memo[i]
+				if len(m.json) == 0 {
+					m.json = appendJSONString(m.json, t.key)
+				}
+				b = append(b, m.json...)
+			}
 			b = append(b, ':')
 			b = appendJSONString(b, t.value)
 		}
@@ -177,10 +192,8 @@ func comma(b []byte, n *int) []byte {
 // appendLowerJSONString is appendJSONString(b, strings.ToLower(s)) without the lowered
 // copy when s is plain ASCII (an HTTP route: "GET /api/items").
 func appendLowerJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return appendJSONString(b, strings.ToLower(s))
-		}
+	if !jsonVerbatim(s) {
+		return appendJSONString(b, strings.ToLower(s))
 	}
 	b = append(b, '"')
 	for i := 0; i < len(s); i++ {
@@ -193,5 +206,73 @@ func appendLowerJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// appendJSONString writes s as json.Marshal does (HTML-escaped).
-func appendJSONString(b []byte, s string) []byte { return spanmodel.AppendJSONString(b, s, true) }
+// appendJSONString writes s as json.Marshal does (HTML-escaped). Most tag keys and values
+// are short plain ASCII, which is copied as it is without the general escaper's setup.
+func appendJSONString(b []byte, s string) []byte {
+	if len(s) > 32 || !jsonVerbatim(s) {
+		return spanmodel.AppendJSONString(b, s, true)
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// jsonVerbatim reports whether json.Marshal writes s between its quotes as it is: ASCII,
+// no control character, none of " \\ < > &.
+func jsonVerbatim(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if !jsonVerbatimWord(uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56) {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if !jsonVerbatimByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonVerbatimWord is jsonVerbatim of eight bytes at once: one is bad when its high bit is
+// set, when it is below 0x20, or when it is one of the five (a zero byte of x xor it:
+// the test for one is exact).
+func jsonVerbatimWord(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q, bs, lt, gt, amp := x^('"'*lo), x^('\\'*lo), x^('<'*lo), x^('>'*lo), x^('&'*lo)
+	bad := x | (x-0x20*lo)&^x | (q-lo)&^q | (bs-lo)&^bs | (lt-lo)&^lt | (gt-lo)&^gt | (amp-lo)&^amp
+	return bad&hi == 0
+}
+
+var jsonVerbatimByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// v2Scratch is what a payload's conversion uses and the next one can have: the tags of the
+// span being converted and the per-position key memo.
+type v2Scratch struct {
+	pairs []tagPair
+	memo  []tagMemo
+}
+
+var v2Scratches = sync.Pool{New: func() any { return new(v2Scratch) }}
+
+func getV2Scratch() *v2Scratch { return v2Scratches.Get().(*v2Scratch) }
+
+// release hands sc back, without the payload's strings (the memo keeps its JSON bytes,
+// whose capacity is its own).
+func (sc *v2Scratch) release() {
+	if cap(sc.pairs) > 1<<12 || cap(sc.memo) > 1<<10 {
+		return
+	}
+	clear(sc.pairs[:cap(sc.pairs)])
+	sc.pairs = sc.pairs[:0]
+	for i := range sc.memo {
+		sc.memo[i] = tagMemo{json: sc.memo[i].json[:0]}
+	}
+	v2Scratches.Put(sc)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,4 +69,23 @@ func TestAppendV2MessageMatchesEncodingJSON(t *testing.T) {
 			assert.Equal(t, jsonV2Message(s), got)
 		})
 	}
+}
+
+// FuzzAppendJSONString: the plain-ASCII shortcut writes what encoding/json writes.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "tag.key0", "value-1-2", "GET /api/items", "a<b", "x\"y", "tab\there", "é", "\xff", "\u2028", "0123456789abcdef0123456789abcdef!", "&&&&&&&&"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("%q: %s, encoding/json %s", s, got[1:], want)
+		}
+		if got := appendLowerJSONString(nil, s); string(got) != string(appendJSONString(nil, strings.ToLower(s))) {
+			t.Fatalf("%q: lower-cased %s", s, got)
+		}
+	})
 }

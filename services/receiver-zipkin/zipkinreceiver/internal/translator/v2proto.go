@@ -24,35 +24,45 @@ func unmarshalListOfSpans(data []byte) ([]*zipkin_proto3.Span, error) {
 	spans := make([]*zipkin_proto3.Span, 0, n)
 	block := make([]zipkin_proto3.Span, n)
 	d.endpoints = make([]zipkin_proto3.Endpoint, n)
+	err := d.eachSpan(func() *zipkin_proto3.Span {
+		if len(spans) < len(block) {
+			return &block[len(spans)]
+		}
+		return &zipkin_proto3.Span{}
+	}, func(s *zipkin_proto3.Span) { spans = append(spans, s) })
+	if err != nil {
+		return nil, err
+	}
+	return spans, nil
+}
+
+// eachSpan decodes the ListOfSpans in d.raw: each span into the one next gives, then use
+// is called with it.
+func (d *protoDecoder) eachSpan(next func() *zipkin_proto3.Span, use func(*zipkin_proto3.Span)) error {
 	for i, end := 0, len(d.raw); i < end; {
 		num, typ, j, err := d.tag(i, end)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		i = j
 		if num == 1 && typ == protowire.BytesType {
 			vs, ve, err := d.value(i, end)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			var s *zipkin_proto3.Span
-			if len(spans) < len(block) {
-				s = &block[len(spans)]
-			} else {
-				s = &zipkin_proto3.Span{}
-			}
+			s := next()
 			if err := d.span(s, vs, ve); err != nil {
-				return nil, err
+				return err
 			}
-			spans = append(spans, s)
+			use(s)
 			i = ve
 			continue
 		}
 		if i, err = d.skip(num, typ, i, end); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return spans, nil
+	return nil
 }
 
 var (
@@ -64,10 +74,24 @@ type protoDecoder struct {
 	str       string // the payload as a string, for string fields
 	raw       []byte // the payload copied, for bytes fields
 	endpoints []zipkin_proto3.Endpoint
+	// direct (V2ProtoToTraces: each span is converted before the next is read): the tags
+	// go to pairs (in wire order) instead of Span.Tags, and the endpoints and annotations
+	// are reused from span to span.
+	direct bool
+	pairs  []tagPair
+	spare  [2]zipkin_proto3.Endpoint // a span has two endpoint fields
+	nspare int
+	annots []zipkin_proto3.Annotation
 }
 
 // newEndpoint is a new Endpoint, from the block while it lasts.
 func (d *protoDecoder) newEndpoint() *zipkin_proto3.Endpoint {
+	if d.direct && d.nspare < len(d.spare) {
+		e := &d.spare[d.nspare]
+		d.nspare++
+		*e = zipkin_proto3.Endpoint{}
+		return e
+	}
 	if len(d.endpoints) == 0 {
 		return &zipkin_proto3.Endpoint{}
 	}
@@ -78,6 +102,11 @@ func (d *protoDecoder) newEndpoint() *zipkin_proto3.Endpoint {
 
 // tag reads the field tag at i; j is where its value starts.
 func (d *protoDecoder) tag(i, end int) (num protowire.Number, typ protowire.Type, j int, err error) {
+	if i < end && d.raw[i] < 0x80 && d.raw[i] >= 8 {
+		// A one-byte tag (field numbers below 16): what ConsumeTag gives, without the call.
+		b := d.raw[i]
+		return protowire.Number(b >> 3), protowire.Type(b & 7), i + 1, nil
+	}
 	num, typ, n := protowire.ConsumeTag(d.raw[i:end])
 	if n < 0 || num > protowire.MaxValidNumber {
 		return 0, 0, 0, errProtoDecode
@@ -87,6 +116,13 @@ func (d *protoDecoder) tag(i, end int) (num protowire.Number, typ protowire.Type
 
 // value reads the length-delimited value at i: its contents are raw[vs:ve].
 func (d *protoDecoder) value(i, end int) (vs, ve int, err error) {
+	if i < end && d.raw[i] < 0x80 {
+		// A length below 128 is one byte.
+		if n := int(d.raw[i]); n <= end-i-1 {
+			return i + 1, i + 1 + n, nil
+		}
+		return 0, 0, errProtoDecode
+	}
 	v, n := protowire.ConsumeBytes(d.raw[i:end])
 	if n < 0 {
 		return 0, 0, errProtoDecode
@@ -104,7 +140,7 @@ func (d *protoDecoder) skip(num protowire.Number, typ protowire.Type, i, end int
 
 func (d *protoDecoder) string(vs, ve int) (string, error) {
 	s := d.str[vs:ve]
-	if !utf8.ValidString(s) {
+	if !isASCII(s) && !utf8.ValidString(s) {
 		return "", errProtoUTF8
 	}
 	return s, nil
@@ -167,10 +203,14 @@ func (d *protoDecoder) span(s *zipkin_proto3.Span, i, end int) error {
 				}
 				err = d.endpoint(s.RemoteEndpoint, vs, ve)
 			case 10:
-				a := &zipkin_proto3.Annotation{}
+				a := d.newAnnotation()
 				err = d.annotation(a, vs, ve)
 				s.Annotations = append(s.Annotations, a)
 			case 11:
+				if d.direct {
+					err = d.tagEntry(s, vs, ve)
+					break
+				}
 				if s.Tags == nil {
 					s.Tags = make(map[string]string, 1+d.countField(11, ve, end))
 				}
@@ -327,6 +367,41 @@ func (d *protoDecoder) tagEntry(s *zipkin_proto3.Span, i, end int) error {
 			return err
 		}
 	}
+	if d.direct {
+		d.pairs = append(d.pairs, tagPair{key, val})
+		return nil
+	}
 	s.Tags[key] = val
 	return nil
+}
+
+// newAnnotation is a new Annotation; in direct mode from a block reused span to span.
+func (d *protoDecoder) newAnnotation() *zipkin_proto3.Annotation {
+	if !d.direct {
+		return &zipkin_proto3.Annotation{}
+	}
+	if len(d.annots) == cap(d.annots) {
+		// The pointers already handed out keep the old block.
+		d.annots = make([]zipkin_proto3.Annotation, 0, max(4, 2*cap(d.annots)))
+	}
+	d.annots = d.annots[:len(d.annots)+1]
+	a := &d.annots[len(d.annots)-1]
+	*a = zipkin_proto3.Annotation{}
+	return a
+}
+
+// resetDirect makes s (reused in direct mode) a new span, keeping its annotation slice.
+func (d *protoDecoder) resetDirect(s *zipkin_proto3.Span) {
+	annotations := s.Annotations[:0]
+	*s = zipkin_proto3.Span{Annotations: annotations}
+	d.pairs, d.nspare, d.annots = d.pairs[:0], 0, d.annots[:0]
+}
+
+// isASCII is the quick yes of utf8.ValidString for the short strings of a span.
+func isASCII(s string) bool {
+	var or byte
+	for i := 0; i < len(s); i++ {
+		or |= s[i]
+	}
+	return or < utf8.RuneSelf
 }
