@@ -61,6 +61,9 @@ type V1BinaryAnnotation struct {
 	Value    json.RawMessage `json:"value"`
 	Type     string          `json:"type,omitempty"`
 	Endpoint *V1Endpoint     `json:"endpoint,omitempty"`
+	// text is Value as a tag value (appendJSONScalar), a string of the payload, where
+	// ParseV1JSON's v1Scan read it.
+	text string
 }
 
 // V1Endpoint is a v1 host.
@@ -113,7 +116,7 @@ func v1IDs(tb *spanmodel.TextBatch, ds *spanv1.DatakitSpan, s *v1Span) {
 }
 
 // v1ToSpan fills in everything of ds but the ids (v1IDs) and the message.
-func v1ToSpan(ds *spanv1.DatakitSpan, s *v1Span, opt Options, sc *scratch) {
+func v1ToSpan(ds *spanv1.DatakitSpan, s *v1Span, opt Options, keys *v1Keys) {
 	ds.Resource = s.name
 	ds.Operation = s.name
 	ds.Source = Source
@@ -142,7 +145,7 @@ func v1ToSpan(ds *spanv1.DatakitSpan, s *v1Span, opt Options, sc *scratch) {
 	ds.DurationNano = max(dur, 0) * 1000
 
 	ds.Tags = spanmodel.NewTags(opt.Tags, len(s.binary))
-	for _, b := range s.binary {
+	for j, b := range s.binary {
 		if ds.Service == "" {
 			ds.Service = b.service
 		}
@@ -156,11 +159,40 @@ func v1ToSpan(ds *spanv1.DatakitSpan, s *v1Span, opt Options, sc *scratch) {
 		case "version":
 			ds.Version = b.value
 		}
-		sc.keys.Put(ds.Tags, opt.IgnoreTags, b.key, b.value)
+		if len(opt.IgnoreTags) == 0 || !opt.IgnoreTags.Match(b.key) {
+			ds.Tags[keys.key(j, b.key)] = b.value
+		}
 	}
 	if ds.Service == "" {
 		ds.Service = s.unknownService
 	}
+}
+
+// v1Keys is spanmodel.TagKeys (TagKey memoized) that first looks at the key the previous
+// span had at the same position: a payload's spans mostly repeat one list of keys, and
+// comparing two short strings is cheaper than hashing one.
+type v1Keys struct {
+	keys spanmodel.TagKeys
+	pos  []v1Key
+}
+
+type v1Key struct{ raw, key string }
+
+// key is spanmodel.TagKey(raw) for the j-th binary annotation of a span.
+func (k *v1Keys) key(j int, raw string) string {
+	if j < len(k.pos) && k.pos[j].raw == raw {
+		return k.pos[j].key
+	}
+	key := k.keys.Key(raw)
+	if k.pos == nil {
+		k.pos = make([]v1Key, 0, 16)
+	}
+	if j < len(k.pos) {
+		k.pos[j] = v1Key{raw, key}
+	} else if j == len(k.pos) && j < 64 {
+		k.pos = append(k.pos, v1Key{raw, key})
+	}
+	return key
 }
 
 func marshal(v any) string {

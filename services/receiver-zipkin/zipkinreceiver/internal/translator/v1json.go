@@ -20,34 +20,18 @@ import (
 // reading tokens with jsontext instead of reflection; FuzzV1JSONMatchesEncodingJSON holds
 // the two together.
 func DecodeV1JSON(data []byte) ([]V1Span, error) {
-	spans, _, err := decodeV1JSON(data)
-	return spans, err
-}
-
-// ParseV1JSON is V1JSONToTraces(DecodeV1JSON(data)), the ids parsed once.
-func ParseV1JSON(data []byte, opt Options) ([]*spanv1.DatakitTrace, error) {
-	spans, ids, err := decodeV1JSON(data)
-	if err != nil {
-		return nil, err
-	}
-	return v1JSONToTraces(spans, ids, opt), nil
-}
-
-// decodeV1JSON is DecodeV1JSON that also gives each span's parsed ids.
-func decodeV1JSON(data []byte) ([]V1Span, []v1Span, error) {
 	r := jsonwire.NewReader(data, jsonwire.Lenient)
 	spans, err := readV1Spans(r)
 	r.Release()
 	if err != nil {
-		return nil, nil, fmt.Errorf("invalid zipkin v1 JSON: %w", err)
+		return nil, fmt.Errorf("invalid zipkin v1 JSON: %w", err)
 	}
-	ids := make([]v1Span, len(spans))
 	for i := range spans {
-		if ids[i], err = checkV1IDs(&spans[i]); err != nil {
-			return nil, nil, fmt.Errorf("invalid zipkin v1 JSON: span[%d]: %w", i, err)
+		if _, err := checkV1IDs(&spans[i]); err != nil {
+			return nil, fmt.Errorf("invalid zipkin v1 JSON: span[%d]: %w", i, err)
 		}
 	}
-	return spans, ids, nil
+	return spans, nil
 }
 
 var (
@@ -368,21 +352,12 @@ func (e *V1Endpoint) service() string {
 // which the spans' strings are cut from, and the spans come from one block: a few
 // allocations a payload, not several a span.
 func V1JSONToTraces(spans []V1Span, opt Options) []*spanv1.DatakitTrace {
-	return v1JSONToTraces(spans, nil, opt)
-}
-
-// v1JSONToTraces is V1JSONToTraces with the spans' ids already parsed into ids (nil: parse
-// them here).
-func v1JSONToTraces(spans []V1Span, ids []v1Span, opt Options) []*spanv1.DatakitTrace {
 	nBin := 0
 	for i := range spans {
 		nBin += len(spans[i].BinaryAnnotations)
 	}
 	values := make([]string, nBin)
-	cs := ids
-	if cs == nil {
-		cs = make([]v1Span, len(spans))
-	}
+	cs := make([]v1Span, len(spans))
 	valid := make([]bool, len(spans))
 	block := make([]spanv1.DatakitSpan, len(spans))
 	tb := spanmodel.GetTextBatch()
@@ -396,18 +371,16 @@ func v1JSONToTraces(spans []V1Span, ids []v1Span, opt Options) []*spanv1.Datakit
 			tb.Set(&values[k], start)
 			k++
 		}
-		if ids == nil {
-			c, err := checkV1IDs(s)
-			if err != nil {
-				continue // DecodeV1JSON already refused the payload
-			}
-			cs[i] = c
+		c, err := checkV1IDs(s)
+		if err != nil {
+			continue // DecodeV1JSON already refused the payload
 		}
+		cs[i] = c
 		valid[i] = true
 		v1IDs(tb, &block[i], &cs[i])
 		if !opt.DelMessage {
 			start := len(tb.Buf)
-			if b, ok := appendV1Message(tb.Buf, s); ok {
+			if b, ok := appendV1Message(tb.Buf, s, false); ok {
 				tb.Buf = b
 				tb.Set(&block[i].Message, start)
 			} else {
@@ -418,7 +391,7 @@ func v1JSONToTraces(spans []V1Span, ids []v1Span, opt Options) []*spanv1.Datakit
 	tb.Flush()
 
 	out := make([]*spanv1.DatakitSpan, 0, len(spans))
-	var sc scratch
+	var keys v1Keys
 	var anns []v1Annotation
 	var bins []v1Binary
 	k = 0
@@ -440,7 +413,7 @@ func v1JSONToTraces(spans []V1Span, ids []v1Span, opt Options) []*spanv1.Datakit
 			k++
 		}
 		c.annotations, c.binary = anns, bins
-		v1ToSpan(&block[i], c, opt, &sc)
+		v1ToSpan(&block[i], c, opt, &keys)
 		out = append(out, &block[i])
 	}
 	return group(out)
@@ -461,17 +434,20 @@ func appendJSONScalar(b []byte, raw json.RawMessage) []byte {
 }
 
 // appendV1Message appends what json.Marshal(s) writes, without reflection; ok is false
-// where json.Marshal fails (a binary annotation value that is not JSON).
-func appendV1Message(b []byte, s *V1Span) (_ []byte, ok bool) {
+// where json.Marshal fails (a binary annotation value that is not JSON). verbatim: the
+// caller vouches that s's strings hold nothing json.Marshal escapes (printable ASCII
+// without quotes, backslashes, <, > and &) and its values are compact JSON of such strings, so both are
+// copied as they are.
+func appendV1Message(b []byte, s *V1Span, verbatim bool) (_ []byte, ok bool) {
 	b = append(b, `{"traceId":`...)
-	b = appendJSONString(b, s.TraceID)
+	b = appendV1String(b, s.TraceID, verbatim)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, s.Name)
+	b = appendV1String(b, s.Name, verbatim)
 	b = append(b, `,"id":`...)
-	b = appendJSONString(b, s.ID)
+	b = appendV1String(b, s.ID, verbatim)
 	if s.ParentID != "" {
 		b = append(b, `,"parentId":`...)
-		b = appendJSONString(b, string(s.ParentID))
+		b = appendV1String(b, string(s.ParentID), verbatim)
 	}
 	if s.Timestamp != 0 {
 		b = append(b, `,"timestamp":`...)
@@ -494,8 +470,8 @@ func appendV1Message(b []byte, s *V1Span) (_ []byte, ok bool) {
 			b = append(b, `{"timestamp":`...)
 			b = strconv.AppendInt(b, a.Timestamp, 10)
 			b = append(b, `,"value":`...)
-			b = appendJSONString(b, a.Value)
-			b = appendV1Endpoint(b, a.Endpoint)
+			b = appendV1String(b, a.Value, verbatim)
+			b = appendV1Endpoint(b, a.Endpoint, verbatim)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -508,16 +484,21 @@ func appendV1Message(b []byte, s *V1Span) (_ []byte, ok bool) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"key":`...)
-			b = appendJSONString(b, a.Key)
+			b = appendV1String(b, a.Key, verbatim)
 			b = append(b, `,"value":`...)
-			if b, ok = appendCompactJSON(b, a.Value); !ok {
-				return b, false
+			switch {
+			case verbatim && a.Value != nil:
+				b = append(b, a.Value...)
+			default:
+				if b, ok = appendCompactJSON(b, a.Value); !ok {
+					return b, false
+				}
 			}
 			if a.Type != "" {
 				b = append(b, `,"type":`...)
-				b = appendJSONString(b, a.Type)
+				b = appendV1String(b, a.Type, verbatim)
 			}
-			b = appendV1Endpoint(b, a.Endpoint)
+			b = appendV1Endpoint(b, a.Endpoint, verbatim)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -525,25 +506,35 @@ func appendV1Message(b []byte, s *V1Span) (_ []byte, ok bool) {
 	return append(b, '}'), true
 }
 
-func appendV1Endpoint(b []byte, e *V1Endpoint) []byte {
+func appendV1Endpoint(b []byte, e *V1Endpoint, verbatim bool) []byte {
 	if e == nil {
 		return b
 	}
 	b = append(b, `,"endpoint":{"serviceName":`...)
-	b = appendJSONString(b, e.ServiceName)
+	b = appendV1String(b, e.ServiceName, verbatim)
 	if e.IPv4 != "" {
 		b = append(b, `,"ipv4":`...)
-		b = appendJSONString(b, e.IPv4)
+		b = appendV1String(b, e.IPv4, verbatim)
 	}
 	if e.IPv6 != "" {
 		b = append(b, `,"ipv6":`...)
-		b = appendJSONString(b, e.IPv6)
+		b = appendV1String(b, e.IPv6, verbatim)
 	}
 	if e.Port != 0 {
 		b = append(b, `,"port":`...)
 		b = strconv.AppendInt(b, int64(e.Port), 10)
 	}
 	return append(b, '}')
+}
+
+// appendV1String is appendJSONString, or s quoted as it is when verbatim.
+func appendV1String(b []byte, s string, verbatim bool) []byte {
+	if !verbatim {
+		return appendJSONString(b, s)
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // appendCompactJSON is how json.Marshal writes a json.RawMessage: nil as null, otherwise

@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/testing/protocmp"
+
+	"github.com/tracekit/tracekit/libs/spanmodel"
 )
 
 // encodingJSONV1 is the decoder DecodeV1JSON replaced: encoding/json into []V1Span, then
@@ -37,14 +39,17 @@ func checkV1JSON(t *testing.T, data []byte) {
 	if (err == nil) != (wantErr == nil) {
 		t.Fatalf("%q: error %v, encoding/json's %v", data, err, wantErr)
 	}
-	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty(), cmpopts.IgnoreUnexported(V1BinaryAnnotation{})); diff != "" {
 		t.Fatalf("%q: differs from encoding/json (-want +got):\n%s", data, diff)
 	}
 	// The one-call conversion is the conversion of the decoded spans.
-	for _, opts := range []Options{{}, withOptions()} {
+	for _, opts := range []Options{{}, withOptions(), {DelMessage: true}} {
 		traces, err := ParseV1JSON(data, opts)
 		if (err == nil) != (wantErr == nil) {
 			t.Fatalf("%q: ParseV1JSON error %v, encoding/json's %v", data, err, wantErr)
+		}
+		if _, derr := DecodeV1JSON(data); err != nil && err.Error() != derr.Error() {
+			t.Fatalf("%q: ParseV1JSON error %q, DecodeV1JSON's %q", data, err, derr)
 		}
 		if err == nil {
 			if diff := cmp.Diff(V1JSONToTraces(got, opts), traces, protocmp.Transform(), cmpopts.EquateEmpty()); diff != "" {
@@ -55,7 +60,7 @@ func checkV1JSON(t *testing.T, data []byte) {
 	for i := range got {
 		s := &got[i]
 		wantMsg, merr := json.Marshal(s)
-		msg, ok := appendV1Message(nil, s)
+		msg, ok := appendV1Message(nil, s, false)
 		if ok != (merr == nil) || (ok && string(msg) != string(wantMsg)) {
 			t.Fatalf("%q: message %q (%v), json.Marshal %q (%v)", data, msg, ok, wantMsg, merr)
 		}
@@ -73,7 +78,7 @@ func checkV1JSON(t *testing.T, data []byte) {
 }
 
 var v1JSONCases = []string{
-	`null`, `[]`, `{}`, `1`, `[null]`, `[1]`, `[{}]`, `[]x`, ``,
+	`null`, `[]`, `{}`, `1`, `[null]`, `[1]`, `[{}]`, `[]x`, "[]\x00", "[] \x00 ", ``,
 	`[{"traceId":"1","id":"2"}]`,
 	`[{"traceId":"1","id":"2"},null]`,
 	`[{"traceId":"1","id":"2","parentId":0}]`, `[{"traceId":"1","id":"2","parentId":255}]`,
@@ -102,6 +107,36 @@ var v1JSONCases = []string{
 	`[{"traceId":"1","id":"2","unknown":[1,{"a":null}]}]`,
 	"[{\"traceId\":\"1\",\"id\":\"2\",\"name\":\"bad \xff \\ud800\"}]",
 	`[{"traceId":"1","id":"2",}]`,
+	// The forms v1Scan reads itself, and what is just outside them.
+	" \t\r\n[ { \"traceId\" : \"1\" , \"id\" : \"2\" , \"annotations\" : [ { \"timestamp\" : 1 , \"endpoint\" : { \"port\" : 80 } } ] , " +
+		"\"binaryAnnotations\" : [ { \"key\" : \"k\" , \"value\" : -1.5e+3 } , { } ] } ] \n",
+	`[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"a","value":0},{"key":"b","value":-0},{"key":"c","value":1E-2},{"key":"d","value":10.25e2}]}]`,
+	`[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"a","value":01}]}]`, `[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"a","value":1.}]}]`,
+	`[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"a","value":.5}]}]`, `[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"a","value":1e}]}]`,
+	`[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"a","value":-}]}]`, `[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"a","value":tru}]}]`,
+	`[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"a","value":false},{"key":"b","value":nul}]}]`,
+	`[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"a","value":[1]}]}]`, `[{"traceId":"1","id":"2","binaryAnnotations":[{"key":"a","value":"x","value":"y"}]}]`,
+	`[{"traceId":"1","id":"2","timestamp":0,"duration":-12}]`, `[{"traceId":"1","id":"2","timestamp":012}]`, `[{"traceId":"1","id":"2","timestamp":1e3}]`,
+	`[{"traceId":"1","id":"2","timestamp":123456789012345678}]`, `[{"traceId":"1","id":"2","timestamp":1234567890123456789}]`, `[{"traceId":"1","id":"2","timestamp":-}]`,
+	`[{"traceId":"1","id":"2","debug":false}]`, `[{"traceId":"1","id":"2","debug":nul}]`, `[{"traceId":"1","id":"2","debug":1}]`,
+	`[{"traceId":"1","id":"2","name":"<a&b>","binaryAnnotations":[{"key":"k&","value":"<v>","type":"&"}]}]`,
+	"[{\"traceId\":\"1\",\"id\":\"2\",\"name\":\"del\x7f\"}]", "[{\"traceId\":\"1\",\"id\":\"2\",\"name\":\"ctl\x01\"}]",
+	`[{"traceId":"1","id":"2"},]`, `[{"traceId":"1" "id":"2"}]`, `[{"traceId":"1","id":"2"}{"traceId":"1","id":"3"}]`, `[{"traceId":"1","id":"2"}] x`,
+	`[{"traceId":"1","id":"2"}`, `[{"traceId":"1","id":"2"`, `[{"traceId":"1","id":`, `[{"traceId":"1","id"}]`, `[{"traceId":"1",,"id":"2"}]`,
+	`  [  ]  `, `[{}]`, `[{"traceId":"1","id":"2","annotations":[],"binaryAnnotations":[]}]`, `[{"traceId":"1","id":"2","annotations":[{}]}]`,
+	`[{"traceId":"1","id":"2","annotations":[{"endpoint":{"serviceName":"a","ipv4":"1.2.3.4","ipv6":"::1","port":-7}},{"endpoint":{"serviceName":"a","ipv4":"1.2.3.4","ipv6":"::1","port":-7}},{"endpoint":{"serviceName":"b"}},{"endpoint":{}},{"endpoint":null}],` +
+		`"binaryAnnotations":[{"key":"k","value":"v","endpoint":{"serviceName":"b"}},{"key":"k","endpoint":{"serviceName":"a","ipv4":"1.2.3.4","ipv6":"::1","port":-7}}]}]`,
+	`[{"traceId":"1","id":"2","annotations":[{"endpoint":{"serviceName":"a","serviceName":"b"}}]}]`, `[{"traceId":"1","id":"2","annotations":[{"endpoint":{"port":1.5}}]}]`,
+	`[{"traceId":"1","id":"2","annotations":[{"timestamp":1,"timestamp":2}]}]`, `[{"traceId":"1","id":"2","annotations":null,"annotations":[{"value":"x"}]}]`,
+	`[{"traceId":"1","id":"2","annotations":[{"Value":"x"}]}]`, `[{"traceId":"1","id":"2","binaryAnnotations":[{"Key":"x"}]}]`, `[{"traceId":"1","id":"2","Name":"x"}]`,
+	`[{"traceId":"1","id":"2","annotations":[null]}]`, `[{"traceId":"1","id":"2","annotations":[{"value":1}]}]`, `[{"traceId":"1","id":"2","binaryAnnotations":[{"key":1}]}]`,
+	`[{"traceId":"1","id":"2","name":"abcdefghijklmnopqrstuvwxyz0123456789<ABCDEFGH&IJKL>"}]`, `[{"traceId":"1","id":"2","name":"abcdefgh\"ijklmnop"}]`,
+	`[{"traceId":"1","id":"2","name":"abcdefghijklmnopqrstuvw\u0078yz"}]`, `[{"traceId":"1","id":"2","name":"abcdefghijklmnop café"}]`, `[{"traceId":"1","id":"2","name":"abcdefghijkl`,
+	`[{"traceId":"1","id":"2","parentId":"3","parentId":"4"}]`, `[{"traceId":"1","id":"2","parentId":null}]`, `[{"traceId":"1","id":"2","parentId":7}]`,
+	`[{"traceId":"1","id":"2","parentId":18446744073709551615}]`, `[{"traceId":"1","id":"2","parentId":18446744073709551616}]`, `[{"traceId":"1","id":"2","parentId":99999999999999999999}]`,
+	`[{"traceId":"1","id":"2","parentId":00}]`, `[{"traceId":"1","id":"2","parentId":1e2}]`,
+	`[{"traceId":"0","id":"1"},{"traceId":"1" "id":"2"}]`, `[{"traceId":"0","id":"1"},{"traceId":"1","id":"0"}]`, `[{"traceId":"1","id":"1"},{"traceId":"1","id":"0"}]`,
+	`[{"traceId":"1","id":"2","unknown":1}]`, `[{"tr\u0061ceId":"1","id":"2"}]`, `[{"traceId":"1","id":"2"},null]`, `[null,{"traceId":"1","id":"2"}]`,
 }
 
 func TestDecodeV1JSONMatchesEncodingJSON(t *testing.T) {
@@ -136,5 +171,27 @@ func TestParseHex64MatchesStrconv(t *testing.T) {
 		if ok != (err == nil) || (ok && got != want) {
 			t.Errorf("%q: %d %v, strconv %d %v", s, got, ok, want, err)
 		}
+	}
+}
+
+// TestV1ScanTakesUsualPayloads: the payloads tracers send (and the benchmark's) are read by
+// v1Scan, not handed to jsontext, with messages copied verbatim where nothing is escaped.
+func TestV1ScanTakesUsualPayloads(t *testing.T) {
+	golden, err := os.ReadFile(filepath.Join("testdata", "v1_multi_service.json"))
+	require.NoError(t, err)
+	bench, err := json.Marshal(benchV1())
+	require.NoError(t, err)
+	for _, data := range [][]byte{golden, bench, []byte(`[]`), []byte(` [ {"traceId":"1","id":"2"} ] `)} {
+		p := v1JSONParser{tb: spanmodel.GetTextBatch()}
+		err, ok := p.plain(data)
+		p.tb.Release()
+		require.True(t, ok, "%s", data)
+		require.NoError(t, err)
+	}
+	for _, data := range []string{`null`, `[{"TraceId":"1","id":"2"}]`, `[{"traceId":"1","id":"2","parentId":-1}]`} {
+		p := v1JSONParser{tb: spanmodel.GetTextBatch()}
+		_, ok := p.plain([]byte(data))
+		p.tb.Release()
+		require.False(t, ok, data)
 	}
 }

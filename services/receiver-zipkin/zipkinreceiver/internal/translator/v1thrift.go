@@ -2,10 +2,10 @@ package translator
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/apache/thrift/lib/go/thrift"
@@ -35,8 +35,15 @@ func decodeV1Thrift(p thrift.TProtocol) ([]*zipkincore.Span, error) {
 		return nil, fmt.Errorf("invalid zipkin v1 thrift: list of %v, want list of Span structs", et)
 	}
 	spans := make([]*zipkincore.Span, 0, n)
+	// The Spans (what zipkincore.NewSpan gives) come from blocks: a forged count can't
+	// make one big allocation.
+	var block []zipkincore.Span
 	for i := 0; i < n; i++ {
-		s := zipkincore.NewSpan()
+		if len(block) == 0 {
+			block = make([]zipkincore.Span, min(n-i, 64))
+		}
+		s := &block[0]
+		block = block[1:]
 		if err := s.Read(ctx, p); err != nil {
 			return nil, fmt.Errorf("invalid zipkin v1 thrift: span[%d]: %w", i, err)
 		}
@@ -48,78 +55,87 @@ func decodeV1Thrift(p thrift.TProtocol) ([]*zipkincore.Span, error) {
 	return spans, nil
 }
 
-// V1ThriftToTraces converts decoded v1 thrift spans of one payload.
+// V1ThriftToTraces converts decoded v1 thrift spans of one payload. The binary
+// annotations' values, the ids and the messages are printed into one buffer and cut from
+// one string (spanmodel.TextBatch); the spans come from one block. A second pass over the
+// spans, once the strings are there, fills in the rest (v1ToSpan) through one reused
+// v1Span.
 func V1ThriftToTraces(spans []*zipkincore.Span, opt Options) []*spanv1.DatakitTrace {
-	n, nAnn, nBin := 0, 0, 0
+	n, nBin, maxAnn, maxBin := 0, 0, 0, 0
 	for _, s := range spans {
 		if s != nil {
 			n++
-			nAnn += len(s.Annotations)
 			nBin += len(s.BinaryAnnotations)
+			maxAnn, maxBin = max(maxAnn, len(s.Annotations)), max(maxBin, len(s.BinaryAnnotations))
 		}
 	}
-	// The binary annotations' values, the ids and the messages are printed into one buffer
-	// and cut from one string (spanmodel.TextBatch); the spans come from one block.
-	cs := make([]v1Span, 0, n)
 	block := make([]spanv1.DatakitSpan, n)
-	anns := make([]v1Annotation, 0, nAnn)
-	bins := make([]v1Binary, nBin) // not appended to: the TextBatch points into it
+	values := make([]string, nBin) // the binary annotations' values, in order
 	tb := spanmodel.GetTextBatch()
 	defer tb.Release()
-	nb := 0
+	var plain jsonPlain
+	i, k := 0, 0
 	for _, s := range spans {
 		if s == nil {
 			continue
 		}
-		ds := &block[len(cs)]
+		ds := &block[i]
+		i++
 		c := v1Span{
-			traceHigh:      uint64(s.GetTraceIDHigh()),
-			traceLow:       uint64(s.TraceID),
-			id:             uint64(s.ID),
-			parent:         uint64(s.GetParentID()),
+			traceHigh: uint64(s.GetTraceIDHigh()),
+			traceLow:  uint64(s.TraceID),
+			id:        uint64(s.ID),
+			parent:    uint64(s.GetParentID()),
+		}
+		v1IDs(tb, ds, &c)
+		for _, a := range s.BinaryAnnotations {
+			if a != nil {
+				start := len(tb.Buf)
+				tb.Buf = appendThriftValue(tb.Buf, a)
+				tb.Set(&values[k], start)
+				k++
+			}
+		}
+		if !opt.DelMessage {
+			start := len(tb.Buf)
+			tb.Buf = appendV1ThriftMessage(tb.Buf, s, &plain)
+			tb.Set(&ds.Message, start)
+		}
+	}
+	tb.Flush()
+
+	out := make([]*spanv1.DatakitSpan, n)
+	var keys v1Keys
+	anns := make([]v1Annotation, 0, maxAnn)
+	bins := make([]v1Binary, 0, maxBin)
+	i, k = 0, 0
+	for _, s := range spans {
+		if s == nil {
+			continue
+		}
+		c := v1Span{
 			name:           spanmodel.ValidString(s.Name),
 			timestamp:      s.GetTimestamp(),
 			duration:       s.GetDuration(),
 			unknownService: UnknownServiceV1Thrift,
 		}
-		v1IDs(tb, ds, &c)
-		a0 := len(anns)
+		anns = anns[:0]
 		for _, a := range s.Annotations {
 			if a != nil {
 				anns = append(anns, v1Annotation{ts: a.Timestamp, service: hostService(a.Host)})
 			}
 		}
-		c.annotations = anns[a0:len(anns):len(anns)]
-		b0 := nb
+		bins = bins[:0]
 		for _, a := range s.BinaryAnnotations {
 			if a != nil {
-				b := &bins[nb]
-				nb++
-				b.key, b.service = spanmodel.ValidString(a.Key), hostService(a.Host)
-				start := len(tb.Buf)
-				tb.Buf = appendThriftValue(tb.Buf, a)
-				tb.Set(&b.value, start)
+				bins = append(bins, v1Binary{key: spanmodel.ValidString(a.Key), value: spanmodel.ValidString(values[k]), service: hostService(a.Host)})
+				k++
 			}
 		}
-		c.binary = bins[b0:nb:nb]
-		if !opt.DelMessage {
-			start := len(tb.Buf)
-			tb.Buf = appendV1ThriftMessage(tb.Buf, s)
-			tb.Set(&ds.Message, start)
-		}
-		cs = append(cs, c)
-	}
-	tb.Flush()
-
-	out := make([]*spanv1.DatakitSpan, len(cs))
-	var sc scratch
-	for i := range cs {
-		c := &cs[i]
-		for j := range c.binary {
-			c.binary[j].value = spanmodel.ValidString(c.binary[j].value)
-		}
-		v1ToSpan(&block[i], c, opt, &sc)
+		c.annotations, c.binary = anns, bins
+		v1ToSpan(&block[i], &c, opt, &keys)
 		out[i] = &block[i]
+		i++
 	}
 	return group(out)
 }
@@ -165,7 +181,8 @@ func appendThriftValue(b []byte, a *zipkincore.BinaryAnnotation) []byte {
 // appendV1ThriftMessage appends the bytes json.Marshal writes for s (the message DataKit
 // keeps), without reflection: encoding/json cost more than the rest of the conversion.
 // The field order and omitempty rules are zipkincore's struct tags.
-func appendV1ThriftMessage(b []byte, s *zipkincore.Span) []byte {
+// plain (may be nil) remembers which binary annotation keys need no escaping.
+func appendV1ThriftMessage(b []byte, s *zipkincore.Span, plain *jsonPlain) []byte {
 	b = append(b, `{"trace_id":`...)
 	b = strconv.AppendInt(b, s.TraceID, 10)
 	b = append(b, `,"name":`...)
@@ -212,7 +229,13 @@ func appendV1ThriftMessage(b []byte, s *zipkincore.Span) []byte {
 				continue
 			}
 			b = append(b, `{"key":`...)
-			b = appendJSONString(b, a.Key)
+			if plain.is(i, a.Key) {
+				b = append(b, '"')
+				b = append(b, a.Key...)
+				b = append(b, '"')
+			} else {
+				b = appendJSONString(b, a.Key)
+			}
 			b = append(b, `,"value":`...)
 			b = appendJSONBytes(b, a.Value)
 			b = append(b, `,"annotation_type":`...)
@@ -237,6 +260,35 @@ func appendV1ThriftMessage(b []byte, s *zipkincore.Span) []byte {
 		b = strconv.AppendInt(b, *s.TraceIDHigh, 10)
 	}
 	return append(b, '}')
+}
+
+// jsonPlain remembers, for the binary annotation at each position, its last key and
+// whether appendJSONString writes it as it is (quoted): the spans of a payload mostly
+// repeat one list of keys, and comparing is cheaper than scanning for what to escape.
+type jsonPlain struct{ pos []jsonPlainKey }
+
+type jsonPlainKey struct {
+	key   string
+	plain bool
+}
+
+// is reports whether appendJSONString(b, key) appends key quoted, nothing escaped; key is
+// the j-th binary annotation's. A nil jsonPlain remembers nothing.
+func (m *jsonPlain) is(j int, key string) bool {
+	if m != nil && j < len(m.pos) && m.pos[j].key == key {
+		return m.pos[j].plain
+	}
+	plain := true
+	for i := 0; i < len(key); i++ {
+		plain = plain && plainByte[key[i]]
+	}
+	if m != nil && j <= len(m.pos) && j < 64 {
+		if j == len(m.pos) {
+			m.pos = append(m.pos, jsonPlainKey{})
+		}
+		m.pos[j] = jsonPlainKey{key, plain}
+	}
+	return plain
 }
 
 // annotationTypeJSON are the AnnotationType names as json.Marshal writes them (their
@@ -267,6 +319,26 @@ func appendJSONBytes(b, v []byte) []byte {
 		return append(b, "null"...)
 	}
 	b = append(b, '"')
-	b = base64.StdEncoding.AppendEncode(b, v)
+	b = appendBase64(b, v)
 	return append(b, '"')
+}
+
+// appendBase64 is base64.StdEncoding.AppendEncode(b, v), which spends most of its time
+// on calls and set-up for the few bytes of a tag value.
+func appendBase64(b, v []byte) []byte {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	b = slices.Grow(b, (len(v)+2)/3*4)
+	for ; len(v) >= 3; v = v[3:] {
+		x := uint(v[0])<<16 | uint(v[1])<<8 | uint(v[2])
+		b = append(b, alphabet[x>>18&63], alphabet[x>>12&63], alphabet[x>>6&63], alphabet[x&63])
+	}
+	switch len(v) {
+	case 2:
+		x := uint(v[0])<<16 | uint(v[1])<<8
+		b = append(b, alphabet[x>>18&63], alphabet[x>>12&63], alphabet[x>>6&63], '=')
+	case 1:
+		x := uint(v[0]) << 16
+		b = append(b, alphabet[x>>18&63], alphabet[x>>12&63], '=', '=')
+	}
+	return b
 }

@@ -2,6 +2,7 @@ package translator
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"math"
 	"os"
@@ -9,8 +10,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/jaegertracing/jaeger-idl/thrift-gen/zipkincore"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/tracekit/tracekit/libs/spanmodel"
 	"github.com/tracekit/tracekit/libs/thriftwire/thriftwiretest"
@@ -36,14 +39,55 @@ func checkV1ThriftLikeLibrary(t *testing.T, data []byte) {
 	for i, s := range got {
 		j, err := json.Marshal(s)
 		require.NoError(t, err)
-		if m := appendV1ThriftMessage(nil, s); !bytes.Equal(j, m) {
+		if m := appendV1ThriftMessage(nil, s, nil); !bytes.Equal(j, m) {
 			t.Fatalf("span[%d] message:\njson: %s\nours: %s", i, j, m)
 		}
 	}
-	for _, opt := range []Options{{}, {DelMessage: true}} {
-		_, err := spanmodel.Marshal(&spanv1.TraceBatch{Source: Source, Traces: V1ThriftToTraces(got, opt)})
+	for _, opt := range []Options{{}, {DelMessage: true}, withOptions()} {
+		traces := V1ThriftToTraces(got, opt)
+		_, err := spanmodel.Marshal(&spanv1.TraceBatch{Source: Source, Traces: traces})
 		require.NoError(t, err)
+		if diff := cmp.Diff(v1ThriftToTracesOneByOne(got, opt), traces, protocmp.Transform(), cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("conversion differs from the span-by-span one (-want +got):\n%s", diff)
+		}
 	}
+}
+
+// v1ThriftToTracesOneByOne is what V1ThriftToTraces gives, each span converted on its own
+// with its own strings and json.Marshal's message: the reference for its shared buffers,
+// memos and hand-built message.
+func v1ThriftToTracesOneByOne(spans []*zipkincore.Span, opt Options) []*spanv1.DatakitTrace {
+	var out []*spanv1.DatakitSpan
+	for _, s := range spans {
+		if s == nil {
+			continue
+		}
+		ds := &spanv1.DatakitSpan{}
+		c := v1Span{
+			traceHigh: uint64(s.GetTraceIDHigh()), traceLow: uint64(s.TraceID), id: uint64(s.ID), parent: uint64(s.GetParentID()),
+			name: spanmodel.ValidString(s.Name), timestamp: s.GetTimestamp(), duration: s.GetDuration(), unknownService: UnknownServiceV1Thrift,
+		}
+		tb := spanmodel.GetTextBatch()
+		v1IDs(tb, ds, &c)
+		tb.Release()
+		for _, a := range s.Annotations {
+			if a != nil {
+				c.annotations = append(c.annotations, v1Annotation{ts: a.Timestamp, service: hostService(a.Host)})
+			}
+		}
+		for _, a := range s.BinaryAnnotations {
+			if a != nil {
+				c.binary = append(c.binary, v1Binary{key: spanmodel.ValidString(a.Key),
+					value: spanmodel.ValidString(string(appendThriftValue(nil, a))), service: hostService(a.Host)})
+			}
+		}
+		if !opt.DelMessage {
+			ds.Message = marshal(s)
+		}
+		v1ToSpan(ds, &c, opt, &v1Keys{})
+		out = append(out, ds)
+	}
+	return group(out)
 }
 
 // edgeThriftSpans are the message's corner cases: nil and empty lists, nil entries, nil
@@ -79,7 +123,7 @@ func TestV1ThriftLikeLibrary(t *testing.T) {
 	for _, s := range edgeThriftSpans() {
 		j, err := json.Marshal(s)
 		require.NoError(t, err)
-		require.Equal(t, string(j), string(appendV1ThriftMessage(nil, s)))
+		require.Equal(t, string(j), string(appendV1ThriftMessage(nil, s, nil)))
 	}
 	edge, err := writeV1Thrift(edgeThriftSpans()[1:])
 	require.NoError(t, err)
@@ -112,4 +156,42 @@ func FuzzV1ThriftLikeLibrary(f *testing.F) {
 	f.Add(golden[:len(golden)/2])
 	f.Add(edge)
 	f.Fuzz(checkV1ThriftLikeLibrary)
+}
+
+func TestAppendBase64MatchesEncoding(t *testing.T) {
+	for n := range 40 {
+		v := make([]byte, n)
+		for i := range v {
+			v[i] = byte(i*97 + n*31)
+		}
+		require.Equal(t, base64.StdEncoding.EncodeToString(v), string(appendBase64(nil, v)), "%x", v)
+		require.Equal(t, "x"+base64.StdEncoding.EncodeToString(v), string(appendBase64([]byte("x"), v)))
+	}
+}
+
+// TestJSONPlainMatchesAppendJSONString: a key jsonPlain calls plain is written by
+// appendJSONString quoted as it is (it takes only ASCII ones), and the memo's answer for a
+// position follows the key.
+func TestJSONPlainMatchesAppendJSONString(t *testing.T) {
+	var m jsonPlain
+	keys := []string{"tag.key0", "a<b", "x&", "plain", "", "caf\u00e9", "quo\"te", "back\\slash", "ctl\x01", "del\x7f", "bad\xff", "\u2028"}
+	for round := range 3 {
+		for j := range keys {
+			key := keys[(j+round)%len(keys)]
+			verbatim := string(appendJSONString(nil, key)) == `"`+key+`"`
+			fresh := (*jsonPlain)(nil).is(j, key)
+			require.Equal(t, fresh, m.is(j, key), "%q at %d", key, j)
+			require.True(t, !fresh || verbatim, "%q", key)
+			require.Equal(t, asciiOnly(key) && verbatim, fresh, "%q", key)
+		}
+	}
+}
+
+func asciiOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
