@@ -78,3 +78,31 @@ func BenchmarkTranslate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTranslateVaried is BenchmarkTranslate's convert over spans that differ in their
+// promoted values too (path, route, status code, peer port), as a busy service's do: the
+// spans still clone their neighbour's maps, writing the values that differ.
+func BenchmarkTranslateVaried(b *testing.B) {
+	tr, err := New(defaultOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 100
+	td := benchTraces(n)
+	sl := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	for i := range n {
+		a := sl.At(i).Attributes()
+		a.PutStr("url.path", fmt.Sprintf("/api/v1/cart/%d", i%7))
+		a.PutStr("http.route", fmt.Sprintf("/api/v1/cart/%d", i%3))
+		a.PutInt("http.response.status_code", int64(200+i%2*204))
+		a.PutInt("server.port", int64(8000+i%5))
+	}
+	m := Meta{RemoteIP: "10.0.0.1"}
+	b.Run(fmt.Sprintf("spans=%d/convert", n), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = tr.ToTraceBatch(td, m)
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "spans/s")
+	})
+}

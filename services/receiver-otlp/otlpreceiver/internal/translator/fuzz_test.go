@@ -1,6 +1,8 @@
 package translator
 
 import (
+	"encoding/hex"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -59,6 +61,19 @@ func addSeeds(f *testing.F, proto bool) {
 	}
 	if proto {
 		f.Add(pb)
+		// Alike spans: the maps cloned from a neighbour.
+		r := rand.New(rand.NewPCG(7, 8))
+		for i := range 8 {
+			gen := alikeTraces
+			if i%2 == 1 {
+				gen = idTraces
+			}
+			pb, err := ptraceotlp.NewExportRequestFromTraces(gen(r)).MarshalProto()
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(pb)
+		}
 	}
 }
 
@@ -75,6 +90,7 @@ func FuzzDecodeProtobuf(f *testing.F) {
 				t.Fatalf("batch does not marshal: %v", err)
 			}
 			checkNeighbours(t, tr, td, Meta{RemoteIP: "127.0.0.1"})
+			checkSpanTypes(t, tr, td)
 		}
 	})
 }
@@ -91,6 +107,15 @@ func FuzzDecodeJSON(f *testing.F) {
 			if _, err := spanmodel.Marshal(tr.ToTraceBatch(td, Meta{})); err != nil {
 				t.Fatalf("batch does not marshal: %v", err)
 			}
+		}
+	})
+}
+
+func FuzzAppendHex(f *testing.F) {
+	f.Add([]byte{0x00, 0x9a, 0xaf, 0xf0, 0x12, 0x34, 0x56, 0x78, 0xff})
+	f.Fuzz(func(t *testing.T, id []byte) {
+		if got, want := string(appendHex(nil, id)), hex.EncodeToString(id); got != want {
+			t.Fatalf("appendHex(%x) = %q, want %q", id, got, want)
 		}
 	})
 }

@@ -2,8 +2,10 @@ package translator
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"math"
+	"slices"
 	"strconv"
 
 	"github.com/tracekit/tracekit/libs/spanmodel"
@@ -27,11 +29,19 @@ var statusNames = [...]string{
 // appendMessage writes the span as DataKit's message: the span in protojson field order,
 // its attributes replaced by every attribute left unpromoted (resource, scope, span,
 // trace_id, events). With clean_message the ids, name, kind, times, status and the
-// exception event (removedEvent) are left out.
-func (c *conv) appendMessage(b []byte, sp ptrace.Span, res *resourceSet, scope *attrSet, removedEvent int) []byte {
+// exception event (removedEvent) are left out. idOff >= 0 is where b holds the span's
+// ids in hex (trace, span, parent; the parent zero bytes when zero), copied, not encoded
+// again.
+func (c *conv) appendMessage(b []byte, sp ptrace.Span, res *resourceSet, scope *attrSet, removedEvent, idOff int) []byte {
 	clean := c.t.opts.CleanMessage
 	w := objWriter{b: append(b, '{')}
-	if !clean {
+	if !clean && idOff >= 0 {
+		// fastIDs: trace and span id are not zero.
+		w.key("traceId")
+		w.b = appendQuoted(w.b, w.b[idOff:idOff+32])
+		w.key("spanId")
+		w.b = appendQuoted(w.b, w.b[idOff+32:idOff+48])
+	} else if !clean {
 		if id := sp.TraceID(); !allZero(id[:]) {
 			w.key("traceId")
 			w.b = appendHexString(w.b, id[:])
@@ -48,7 +58,11 @@ func (c *conv) appendMessage(b []byte, sp ptrace.Span, res *resourceSet, scope *
 	if !clean {
 		if id := sp.ParentSpanID(); !allZero(id[:]) {
 			w.key("parentSpanId")
-			w.b = appendHexString(w.b, id[:])
+			if idOff >= 0 {
+				w.b = appendQuoted(w.b, w.b[idOff+48:idOff+64])
+			} else {
+				w.b = appendHexString(w.b, id[:])
+			}
 		}
 	}
 	if f := sp.Flags(); f != 0 {
@@ -207,11 +221,16 @@ func appendKeyValues(b []byte, m pcommon.Map) []byte {
 }
 
 func appendKeyValue(b []byte, k string, v pcommon.Value) []byte {
-	b = append(b, `{"key":`...)
-	b = appendString(b, k)
-	b = append(b, `,"value":`...)
+	b = appendKeyPrefix(b, k)
 	b = appendAnyValue(b, v)
 	return append(b, '}')
+}
+
+// appendKeyPrefix writes a KeyValue up to its value: {"key":k,"value":
+func appendKeyPrefix(b []byte, k string) []byte {
+	b = append(b, `{"key":`...)
+	b = appendString(b, k)
+	return append(b, `,"value":`...)
 }
 
 func appendStringKeyValue(b []byte, k, v string) []byte {
@@ -310,11 +329,66 @@ func appendQuotedUint(b []byte, v uint64) []byte {
 	return append(b, '"')
 }
 
+// appendQuoted writes s, which needs no escaping, as a JSON string; s may alias b.
+func appendQuoted(b, s []byte) []byte {
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
 func appendHexString(b []byte, id []byte) []byte {
 	b = append(b, '"')
-	b = hex.AppendEncode(b, id)
+	b = appendHex(b, id)
 	return append(b, '"')
 }
 
 // appendString writes s as a JSON string (invalid UTF-8 as \ufffd); protojson escapes no HTML.
 func appendString(b []byte, s string) []byte { return spanmodel.AppendJSONString(b, s, false) }
+
+// appendHex writes id in lowercase hex, as hex.AppendEncode does, four bytes at a time:
+// the nibbles are spread one per byte and turned into digits with word arithmetic.
+func appendHex(b, id []byte) []byte {
+	n := len(b)
+	b = slices.Grow(b, 2*len(id))[:n+2*len(id)]
+	dst := b[n:]
+	for len(id) >= 4 {
+		binary.BigEndian.PutUint64(dst, hex8(binary.BigEndian.Uint32(id)))
+		id, dst = id[4:], dst[8:]
+	}
+	hex.Encode(dst, id)
+	return b
+}
+
+// appendIDsHex writes a span's ids as appendHex does, the parent as 16 zero bytes when
+// zeroParent.
+func appendIDsHex(b []byte, trace *[16]byte, span, parent *[8]byte, zeroParent bool) []byte {
+	n := len(b)
+	b = slices.Grow(b, 64)[:n+64]
+	d := (*[64]byte)(b[n:])
+	be := binary.BigEndian
+	be.PutUint64(d[0:], hex8(be.Uint32(trace[0:])))
+	be.PutUint64(d[8:], hex8(be.Uint32(trace[4:])))
+	be.PutUint64(d[16:], hex8(be.Uint32(trace[8:])))
+	be.PutUint64(d[24:], hex8(be.Uint32(trace[12:])))
+	be.PutUint64(d[32:], hex8(be.Uint32(span[0:])))
+	be.PutUint64(d[40:], hex8(be.Uint32(span[4:])))
+	if zeroParent {
+		be.PutUint64(d[48:], 0)
+		be.PutUint64(d[56:], 0)
+	} else {
+		be.PutUint64(d[48:], hex8(be.Uint32(parent[0:])))
+		be.PutUint64(d[56:], hex8(be.Uint32(parent[4:])))
+	}
+	return b
+}
+
+// hex8 is the 8 hex digits of v, the first in the most significant byte.
+func hex8(v uint32) uint64 {
+	const lo = 0x0101010101010101
+	x := uint64(v)
+	x = (x | x<<16) & 0x0000ffff0000ffff
+	x = (x | x<<8) & 0x00ff00ff00ff00ff
+	x = (x | x<<4) & 0x0f0f0f0f0f0f0f0f // byte i holds nibble i
+	letter := ((x + 6*lo) >> 4) & lo    // 1 in each byte whose nibble is 10..15
+	return x + '0'*lo + letter*('a'-'0'-10)
+}

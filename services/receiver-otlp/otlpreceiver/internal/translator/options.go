@@ -87,7 +87,17 @@ type Translator struct {
 	customer spanmodel.KeyMatcher
 	// traceIDKey is where the appended trace_id attribute is promoted to, "" when it is not.
 	traceIDKey string
+	// Tags split once: dedicated sets span fields, plainTags are tags, fieldDeletes the
+	// dedicated keys (set non-empty) whose promoted field is dropped.
+	dedicated, plainTags []tagKV
+	fieldDeletes         []string
+	// laterKeys are the keys written after the span's own attributes (receiver and input
+	// tags, fieldDeletes): a span's maps cloned from its neighbour's cannot simply take a
+	// different value of such a key.
+	laterKeys []string
 }
+
+type tagKV struct{ key, val string }
 
 // New compiles the options; the error names a bad customer_tags regexp.
 func New(o Options) (*Translator, error) {
@@ -106,6 +116,22 @@ func New(o Options) (*Translator, error) {
 	}
 	tid, _ := t.target(attrTraceID)
 	t.traceIDKey = tid.key
+	t.laterKeys = []string{tagRemoteIP, tagBaseService, tagSpanKind, tagDBHost}
+	for k, v := range o.Tags {
+		if !isDedicated(k) {
+			t.plainTags = append(t.plainTags, tagKV{k, v})
+			t.laterKeys = append(t.laterKeys, k)
+			continue
+		}
+		t.dedicated = append(t.dedicated, tagKV{k, v})
+		switch k {
+		case "env", "project", "version", "operation":
+			if v != "" {
+				t.fieldDeletes = append(t.fieldDeletes, k)
+				t.laterKeys = append(t.laterKeys, k)
+			}
+		}
+	}
 	return t, nil
 }
 

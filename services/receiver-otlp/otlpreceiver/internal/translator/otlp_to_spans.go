@@ -3,6 +3,8 @@ package translator
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,6 +71,7 @@ var reservedFields = map[string]struct{}{
 type kv struct {
 	promoteTarget
 	tag bool // only an int http_status_code
+	typ pcommon.ValueType
 	val pcommon.Value
 }
 
@@ -100,6 +103,8 @@ func (t *Translator) Spans(td ptrace.Traces, m Meta) []*spanv1.DatakitSpan {
 		for j := 0; j < sss.Len(); j++ {
 			ss := sss.At(j)
 			scope := c.attrSet(ss.Scope().Attributes(), "")
+			// Spans of another resource or scope never reuse the maps of the ones before.
+			c.gen++
 			sl := ss.Spans()
 			for k := 0; k < sl.Len(); k++ {
 				spans = append(spans, c.span(sl.At(k), &res, &scope))
@@ -108,8 +113,53 @@ func (t *Translator) Spans(td ptrace.Traces, m Meta) []*spanv1.DatakitSpan {
 		}
 	}
 	c.finish()
-	spanmodel.AssignSpanTypes(spans, false)
+	if len(c.rawIDs) == len(spans) {
+		c.assignSpanTypes(spans)
+	} else {
+		spanmodel.AssignSpanTypes(spans, false)
+	}
 	return spans
+}
+
+// rawID is a span's id and its parent's (0: none) as numbers, while every span's ids so
+// far are the plain hex of their bytes.
+type rawID struct{ span, parent uint64 }
+
+// assignSpanTypes is spanmodel.AssignSpanTypes(spans, false) for spans whose ids are all
+// plain hex (c.rawIDs): equal strings are then equal numbers, "0" a zero parent, and two
+// sorted lists of numbers answer what the two string maps answer there.
+func (c *conv) assignSpanTypes(spans []*spanv1.DatakitSpan) {
+	ids, parents := c.sortedIDs[:0], c.sortedParents[:0]
+	for _, r := range c.rawIDs {
+		ids = append(ids, r.span)
+		if r.parent != 0 {
+			parents = append(parents, r.parent)
+		}
+	}
+	slices.Sort(ids)
+	slices.Sort(parents)
+	c.sortedIDs, c.sortedParents = ids, parents
+	for i, s := range spans {
+		if s.SpanType != "" {
+			continue
+		}
+		r := c.rawIDs[i]
+		switch {
+		case r.parent == 0:
+			s.SpanType = spanmodel.SpanTypeEntry
+		case !sortedHas(ids, r.parent):
+			s.SpanType = spanmodel.SpanTypeEntry
+		case sortedHas(parents, r.span):
+			s.SpanType = spanmodel.SpanTypeLocal
+		default:
+			s.SpanType = spanmodel.SpanTypeExit
+		}
+	}
+}
+
+func sortedHas(s []uint64, v uint64) bool {
+	_, ok := slices.BinarySearch(s, v)
+	return ok
 }
 
 // ToTraceBatch converts td into a batch grouped by trace id. The transport sets Input and
@@ -135,6 +185,14 @@ type conv struct {
 	// nspans is the payload's span count, left how many of them are still to convert.
 	nspans, left int
 	spans        []spanv1.DatakitSpan
+
+	// gen counts the resources and scopes seen; prev is the last span converted without
+	// events, the one the next span may clone its maps from (nil: none).
+	gen     int
+	prev    *spanv1.DatakitSpan
+	prevKey reuseKey
+	// slowIDs: some span's ids are not plain hex (scratch.rawIDs is then empty).
+	slowIDs bool
 }
 
 // A field value and its oneof wrapper share one slab element: one allocation per payload
@@ -160,9 +218,9 @@ type fieldNeed struct{ s, i, f int }
 
 func (n *fieldNeed) add(o fieldNeed) { n.s, n.i, n.f = n.s+o.s, n.i+o.i, n.f+o.f }
 
-// count adds what fieldOf carves for v.
-func (n *fieldNeed) count(v pcommon.Value) {
-	switch v.Type() {
+// count adds what fieldOf carves for a value of type t.
+func (n *fieldNeed) count(t pcommon.ValueType) {
+	switch t {
 	case pcommon.ValueTypeStr, pcommon.ValueTypeBytes, pcommon.ValueTypeMap, pcommon.ValueTypeSlice:
 		n.s++
 	case pcommon.ValueTypeInt:
@@ -177,7 +235,14 @@ const maxSlab = 4096
 
 // refill is the size of a new slab when the current span needs perSpan values of its
 // kind: enough for every span left when they are alike, as a payload's spans mostly are.
-func (c *conv) refill(perSpan int) int { return min(max(perSpan*c.left, 8), maxSlab) }
+// The first span is not taken as the pattern: the spans after it mostly clone its maps
+// and carve only the values that differ (cloneMaps sets need to those).
+func (c *conv) refill(perSpan int) int {
+	if c.left == c.nspans {
+		return max(perSpan, 8)
+	}
+	return min(max(perSpan*c.left, 8), maxSlab)
+}
 
 // scratch is the conversion's working memory, pooled across payloads: nothing a span
 // keeps points into it.
@@ -188,10 +253,19 @@ type scratch struct {
 	// the one before is cheaper than resolving it again. Valid for one conversion only (it
 	// depends on the Translator).
 	memo []memoKey
+	// keyJSON holds the memo's message prefixes.
+	keyJSON []byte
 	// arena holds the hex ids and messages of all the payload's spans; finish turns it
 	// into one string the spans' strings are cut from (one allocation, not two per span).
 	arena   []byte
 	pending []pendingSpan
+	// prevKV is the promoted attributes of conv.prev, diff the positions whose values the
+	// current span writes over the clone.
+	prevKV []kv
+	diff   []int
+	// rawIDs are the spans' ids for assignSpanTypes, sorted* its working lists.
+	rawIDs                   []rawID
+	sortedIDs, sortedParents []uint64
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -202,42 +276,102 @@ func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 const maxPooledArena = 4 << 20
 
 func putScratch(s *scratch) {
-	if cap(s.arena) > maxPooledArena {
+	if cap(s.arena) > maxPooledArena || cap(s.keyJSON) > maxPooledArena || cap(s.rawIDs) > 1<<16 {
 		return
 	}
-	s.tmp, s.arena = s.tmp[:0], s.arena[:0]
+	s.tmp, s.arena, s.keyJSON = s.tmp[:0], s.arena[:0], s.keyJSON[:0]
 	// Drop the references into the payload (pdata values, spans) before pooling.
 	clear(s.pending[:cap(s.pending)])
 	clear(s.memo[:cap(s.memo)])
-	s.pending, s.memo = s.pending[:0], s.memo[:0]
+	clear(s.prevKV[:cap(s.prevKV)])
+	s.pending, s.memo, s.prevKV, s.diff = s.pending[:0], s.memo[:0], s.prevKV[:0], s.diff[:0]
+	s.rawIDs, s.sortedIDs, s.sortedParents = s.rawIDs[:0], s.sortedIDs[:0], s.sortedParents[:0]
 	scratchPool.Put(s)
 }
 
-// memoKey is one attribute key and where it is promoted to (ok false: it is not).
+// memoKey is one attribute key and where it is promoted to (ok false: it is not); for a
+// key left in the message, keyJSON[pre:preEnd] is its `{"key":...,"value":` prefix, and
+// keyJSON[val:valEnd] the JSON of the last value written for it (vtyp Empty: none),
+// reused while the spans repeat the value.
 type memoKey struct {
-	key string
-	t   promoteTarget
-	ok  bool
+	key         string
+	t           promoteTarget
+	ok          bool
+	class       keyClass
+	pre, preEnd int
+
+	vtyp        pcommon.ValueType
+	vstr        string
+	vnum        uint64
+	val, valEnd int
 }
 
 // maxMemo bounds the memo: a span with more attributes resolves the rest one by one.
 const maxMemo = 64
 
-// spanTarget is Translator.target for the i-th attribute of a span, through the memo.
-func (c *conv) spanTarget(i int, k string) (promoteTarget, bool) {
+// maxValueMemo bounds what the memo's values add to keyJSON in one conversion (values
+// that change from span to span are copied there each time).
+const maxValueMemo = 64 << 10
+
+// memoAt is the memo of the i-th attribute of a span, key k; nil past maxMemo.
+func (c *conv) memoAt(i int, k string) *memoKey {
 	if i < len(c.memo) {
-		if m := &c.memo[i]; m.key == k {
-			return m.t, m.ok
+		m := &c.memo[i]
+		if m.key != k {
+			*m = c.memoize(k)
 		}
-		t, ok := c.t.target(k)
-		c.memo[i] = memoKey{key: k, t: t, ok: ok}
-		return t, ok
+		return m
 	}
-	t, ok := c.t.target(k)
 	if i == len(c.memo) && i < maxMemo {
-		c.memo = append(c.memo, memoKey{key: k, t: t, ok: ok})
+		c.memo = append(c.memo, c.memoize(k))
+		return &c.memo[i]
 	}
-	return t, ok
+	return nil
+}
+
+func (c *conv) memoize(k string) memoKey {
+	t, ok := c.t.target(k)
+	m := memoKey{key: k, t: t, ok: ok, class: classOf(k), pre: len(c.keyJSON)}
+	if !ok {
+		c.keyJSON = appendKeyPrefix(c.keyJSON, k)
+	}
+	m.preEnd = len(c.keyJSON)
+	return m
+}
+
+// appendMemoKeyValue is appendKeyValue (and the list's comma) for the unpromoted key of m.
+func (c *conv) appendMemoKeyValue(b []byte, m *memoKey, v pcommon.Value) []byte {
+	b = append(b, c.keyJSON[m.pre:m.preEnd]...)
+	var str string
+	var num uint64
+	typ := v.Type()
+	switch typ {
+	case pcommon.ValueTypeStr:
+		str = v.Str()
+	case pcommon.ValueTypeInt:
+		num = uint64(v.Int())
+	case pcommon.ValueTypeDouble:
+		num = math.Float64bits(v.Double())
+	case pcommon.ValueTypeBool:
+		if v.Bool() {
+			num = 1
+		}
+	default:
+		return append(appendAnyValue(b, v), '}', ',')
+	}
+	if m.vtyp == typ && m.vnum == num && m.vstr == str {
+		b = append(b, c.keyJSON[m.val:m.valEnd]...)
+		return append(b, '}', ',')
+	}
+	start := len(b)
+	b = appendAnyValue(b, v)
+	if len(c.keyJSON) < maxValueMemo {
+		m.vtyp, m.vstr, m.vnum = typ, str, num
+		m.val = len(c.keyJSON)
+		c.keyJSON = append(c.keyJSON, b[start:]...)
+		m.valEnd = len(c.keyJSON)
+	}
+	return append(b, '}', ',')
 }
 
 // pendingSpan is where a span's arena strings are: idOff < 0 when its ids are already
@@ -339,7 +473,7 @@ func (c *conv) attrSet(attrs pcommon.Map, skip string) attrSet {
 			s.promoted = append(s.promoted, p)
 			if !p.tag {
 				s.nfields++
-				s.need.count(v)
+				s.need.count(p.typ)
 			}
 			continue
 		}
@@ -359,7 +493,8 @@ func (c *conv) kvOf(k string, v pcommon.Value) (kv, bool) {
 }
 
 func newKV(t promoteTarget, v pcommon.Value) kv {
-	return kv{promoteTarget: t, tag: t.key == tagHTTPStatus && v.Type() == pcommon.ValueTypeInt, val: v}
+	typ := v.Type()
+	return kv{promoteTarget: t, tag: t.key == tagHTTPStatus && typ == pcommon.ValueTypeInt, typ: typ, val: v}
 }
 
 func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.DatakitSpan {
@@ -374,18 +509,21 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	}
 	s := c.newSpan()
 	pend := pendingSpan{s: s, idOff: -1, msgOff: -1}
+	fast := c.t.fastIDs(traceID, spanID)
+	if !fast {
+		// A span's ids printed otherwise: spanmodel.AssignSpanTypes decides for all.
+		c.rawIDs = c.rawIDs[:0]
+		c.slowIDs = true
+	} else if !c.slowIDs {
+		c.rawIDs = append(c.rawIDs, rawID{binary.BigEndian.Uint64(spanID[:]), binary.BigEndian.Uint64(parentID[:])})
+	}
 	// traceIDHex is the trace id as the message's trace_id attribute shows it.
 	var traceIDHex []byte
-	if c.t.fastIDs(traceID, spanID) {
+	if fast {
 		pend.idOff = len(c.arena)
-		c.arena = hex.AppendEncode(c.arena, traceID[:])
-		c.arena = hex.AppendEncode(c.arena, spanID[:])
-		if allZero(parentID[:]) {
-			// finish prints a zero parent as "0"; a zero byte never occurs in hex.
-			c.arena = append(c.arena, make([]byte, 16)...)
-		} else {
-			c.arena = hex.AppendEncode(c.arena, parentID[:])
-		}
+		// finish prints a zero parent (left zero bytes here) as "0"; a zero byte never
+		// occurs in hex.
+		c.arena = appendIDsHex(c.arena, (*[16]byte)(&traceID), (*[8]byte)(&spanID), (*[8]byte)(&parentID), allZero(parentID[:]))
 		traceIDHex = c.arena[pend.idOff : pend.idOff+32]
 	} else {
 		s.TraceId, s.SpanId, s.ParentId = c.t.formatID(traceID[:]), c.t.formatID(spanID[:]), c.t.formatID(parentID[:])
@@ -396,7 +534,6 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	s.StartUnixNano = start
 	s.DurationNano = dur
 	s.Status = status(sp.Status())
-	s.Tags = make(map[string]string, 4+len(o.Tags))
 
 	// Without a resource runtime_id the span's own (its first) is used, and consumed with
 	// clean_message; it is found in the pass over the attributes below.
@@ -424,7 +561,12 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	i := -1
 	for k, v := range attrs.All() {
 		i++
-		facts.scan(k, v)
+		m := c.memoAt(i, k)
+		if m != nil {
+			facts.add(m.class, v)
+		} else {
+			facts.scan(k, v)
+		}
 		if spanRuntimeID && k == attrRuntimeID {
 			if !seenRuntimeID {
 				seenRuntimeID = true
@@ -436,13 +578,24 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 				continue
 			}
 		}
-		if t, ok := c.spanTarget(i, k); ok {
+		var t promoteTarget
+		var ok bool
+		if m != nil {
+			t, ok = m.t, m.ok
+		} else {
+			t, ok = c.t.target(k)
+		}
+		if ok {
 			p := newKV(t, v)
 			spanKV = append(spanKV, p)
 			if !p.tag {
 				nfields++
-				need.count(v)
+				need.count(p.typ)
 			}
+			continue
+		}
+		if m != nil {
+			c.tmp = c.appendMemoKeyValue(c.tmp, m, v)
 			continue
 		}
 		c.tmp = appendKeyValue(c.tmp, k, v)
@@ -458,36 +611,11 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 		need.s += 2 * len(exceptionFields)
 	}
 	c.need = need
-	s.Fields = make(map[string]*spanv1.FieldValue, nfields)
-
-	if runtimeID != "" {
-		s.Fields[fieldRuntimeIDDD] = c.str(runtimeID)
-		s.Fields[fieldRuntimeID] = c.str(runtimeID)
-	}
-
-	if exception >= 0 {
-		ev := events.At(exception)
-		for _, ef := range exceptionFields {
-			if v, ok := ev.Attributes().Get(ef.attr); ok {
-				s.Fields[ef.field] = c.str(spanmodel.ValidString(v.AsString()))
-			}
-		}
-	}
 	removedEvent := -1
 	if o.CleanMessage {
 		removedEvent = exception
 	}
 
-	// Promotion, later sources winning: resource, scope, span (+ trace_id), events.
-	for i := range res.promoted {
-		c.put(s, &res.promoted[i])
-	}
-	for i := range scope.promoted {
-		c.put(s, &scope.promoted[i])
-	}
-	for i := range spanKV {
-		c.put(s, &spanKV[i])
-	}
 	// DataKit appends the converted trace id as an attribute, for text search in message.
 	if c.t.traceIDKey == "" {
 		if traceIDHex != nil {
@@ -499,6 +627,77 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 			c.tmp = appendStringKeyValue(c.tmp, attrTraceID, s.TraceId)
 			c.tmp = append(c.tmp, ',')
 		}
+	}
+
+	key := reuseKey{gen: c.gen, runtimeID: runtimeID, system: o.SplitServiceName && facts.system != "", dbHost: facts.dbHost(), kind: sp.Kind()}
+	if events.Len() == 0 && c.reusable(&key, spanKV) {
+		c.cloneMaps(s, spanKV)
+	} else {
+		c.buildMaps(s, sp, res, scope, spanKV, runtimeID, nfields, exception, removedEvent, &facts)
+	}
+	if events.Len() == 0 {
+		c.remember(s, &key, spanKV)
+	} else {
+		c.prev = nil
+	}
+	if o.SplitServiceName {
+		if sys := facts.system; sys != "" {
+			s.Service = spanmodel.ValidString(sys)
+		}
+	}
+	for _, d := range c.t.dedicated {
+		setDedicated(s, d.key, d.val)
+	}
+	if s.SourceType == "" {
+		s.SourceType = facts.sourceType()
+	}
+
+	if !o.DelMessage {
+		pend.msgOff = len(c.arena)
+		if len(c.pending) == 0 && c.nspans > 1 {
+			// Most spans of a payload are alike: room for all of them, grown once.
+			c.arena = c.appendMessage(c.arena, sp, res, scope, removedEvent, pend.idOff)
+			c.arena = slices.Grow(c.arena, (len(c.arena)+64)*(c.nspans-1))
+		} else {
+			c.arena = c.appendMessage(c.arena, sp, res, scope, removedEvent, pend.idOff)
+		}
+		pend.msgEnd = len(c.arena)
+	}
+	if pend.idOff >= 0 || pend.msgOff >= 0 {
+		c.pending = append(c.pending, pend)
+	}
+	return s
+}
+
+// buildMaps writes the span's tags and fields from scratch. Promotion, later sources
+// winning: resource, scope, span, events; then the receiver's own tags and the input's.
+func (c *conv) buildMaps(s *spanv1.DatakitSpan, sp ptrace.Span, res *resourceSet, scope *attrSet, spanKV []kv,
+	runtimeID string, nfields, exception, removedEvent int, facts *attrFacts,
+) {
+	o := &c.t.opts
+	s.Tags = make(map[string]string, 4+len(o.Tags))
+	s.Fields = make(map[string]*spanv1.FieldValue, nfields)
+	if runtimeID != "" {
+		s.Fields[fieldRuntimeIDDD] = c.str(runtimeID)
+		s.Fields[fieldRuntimeID] = c.str(runtimeID)
+	}
+	events := sp.Events()
+	if exception >= 0 {
+		ev := events.At(exception)
+		for _, ef := range exceptionFields {
+			if v, ok := ev.Attributes().Get(ef.attr); ok {
+				s.Fields[ef.field] = c.str(spanmodel.ValidString(v.AsString()))
+			}
+		}
+	}
+	for i := range res.promoted {
+		c.put(s, &res.promoted[i])
+	}
+	for i := range scope.promoted {
+		c.put(s, &scope.promoted[i])
+	}
+	for i := range spanKV {
+		c.put(s, &spanKV[i])
 	}
 	for i := 0; i < events.Len(); i++ {
 		if i == removedEvent {
@@ -519,11 +718,9 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	if c.remoteIP != "" {
 		setTag(s, tagRemoteIP, c.remoteIP)
 	}
-	if o.SplitServiceName {
-		if sys := facts.system; sys != "" {
-			setTag(s, tagBaseService, s.Service)
-			s.Service = spanmodel.ValidString(sys)
-		}
+	if o.SplitServiceName && facts.system != "" {
+		// s.Service is still the resource's: the system replaces it after.
+		setTag(s, tagBaseService, s.Service)
 	}
 	if kind := enumName(spanKinds[:], sp.Kind()); kind != "" {
 		setTag(s, tagSpanKind, kind)
@@ -531,33 +728,97 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	if host := facts.dbHost(); host != "" {
 		setTag(s, tagDBHost, spanmodel.ValidString(host))
 	}
-	for k, v := range o.Tags {
-		setInputTag(s, k, v)
+	for _, t := range c.t.plainTags {
+		setTag(s, t.key, t.val)
 	}
-	if s.SourceType == "" {
-		s.SourceType = facts.sourceType()
+	for _, k := range c.t.fieldDeletes {
+		delete(s.Fields, k)
 	}
-	for _, dedicated := range [...]struct{ key, val string }{{"env", s.Env}, {"project", s.Project}, {"version", s.Version}, {"operation", s.Operation}} {
-		if dedicated.val != "" {
-			delete(s.Fields, dedicated.key)
-		}
-	}
+}
 
-	if !o.DelMessage {
-		pend.msgOff = len(c.arena)
-		if len(c.pending) == 0 && c.nspans > 1 {
-			// Most spans of a payload are alike: room for all of them, grown once.
-			c.arena = c.appendMessage(c.arena, sp, res, scope, removedEvent)
-			c.arena = slices.Grow(c.arena, (len(c.arena)+64)*(c.nspans-1))
-		} else {
-			c.arena = c.appendMessage(c.arena, sp, res, scope, removedEvent)
+// reuseKey is what, besides its promoted attributes, decides a span's tags and fields
+// when it has no events.
+type reuseKey struct {
+	// gen names the resource and scope.
+	gen       int
+	runtimeID string
+	// system is whether split_service_name moves the service to base_service.
+	system bool
+	dbHost string
+	kind   ptrace.SpanKind
+}
+
+// reusable reports whether the span's maps can be the previous span's, cloned, with only
+// the values in c.diff written again. The spans of a payload mostly carry the same keys
+// in the same order: a clone copies the maps' memory without hashing a key.
+func (c *conv) reusable(k *reuseKey, kvs []kv) bool {
+	if c.prev == nil || *k != c.prevKey || len(kvs) != len(c.prevKV) {
+		return false
+	}
+	c.diff = c.diff[:0]
+	for i := range kvs {
+		a, b := &kvs[i], &c.prevKV[i]
+		// The key and the value type decide what put does apart from the value.
+		if a.key != b.key || a.typ != b.typ {
+			return false
 		}
-		pend.msgEnd = len(c.arena)
+		if a.reserved || sameValue(a.typ, a.val, b.val) {
+			continue
+		}
+		// Writing the value again is right only if nothing after it writes the key.
+		if slices.Contains(c.t.laterKeys, a.key) {
+			return false
+		}
+		for j := i + 1; j < len(kvs); j++ {
+			if kvs[j].key == a.key {
+				return false
+			}
+		}
+		c.diff = append(c.diff, i)
 	}
-	if pend.idOff >= 0 || pend.msgOff >= 0 {
-		c.pending = append(c.pending, pend)
+	return true
+}
+
+// cloneMaps gives s the previous span's maps and writes the values that differ. The
+// spans then share the FieldValue messages of equal values: nothing mutates a span's
+// FieldValue once converted.
+func (c *conv) cloneMaps(s *spanv1.DatakitSpan, kvs []kv) {
+	s.Tags = maps.Clone(c.prev.Tags)
+	s.Fields = maps.Clone(c.prev.Fields)
+	var need fieldNeed
+	for _, i := range c.diff {
+		if !kvs[i].tag {
+			need.count(kvs[i].typ)
+		}
 	}
-	return s
+	c.need = need
+	for _, i := range c.diff {
+		c.put(s, &kvs[i])
+	}
+}
+
+// remember makes s the span the next one may clone.
+func (c *conv) remember(s *spanv1.DatakitSpan, k *reuseKey, kvs []kv) {
+	c.prev, c.prevKey = s, *k
+	c.prevKV = append(c.prevKV[:0], kvs...)
+}
+
+// sameValue reports whether a and b, of the same type, convert alike; bytes, maps and
+// slices are not compared (they are converted again).
+func sameValue(typ pcommon.ValueType, a, b pcommon.Value) bool {
+	switch typ {
+	case pcommon.ValueTypeStr:
+		return a.Str() == b.Str()
+	case pcommon.ValueTypeInt:
+		return a.Int() == b.Int()
+	case pcommon.ValueTypeDouble:
+		return math.Float64bits(a.Double()) == math.Float64bits(b.Double())
+	case pcommon.ValueTypeBool:
+		return a.Bool() == b.Bool()
+	case pcommon.ValueTypeEmpty:
+		return true
+	}
+	return false
 }
 
 // put stores a promoted value as a tag or a typed field, removing the other kind.
@@ -618,8 +879,8 @@ func (c *conv) fieldOf(v pcommon.Value) *spanv1.FieldValue {
 	return nil
 }
 
-// setInputTag applies one of the input's tags, which override what the span carries.
-func setInputTag(s *spanv1.DatakitSpan, k, v string) {
+// setDedicated applies one of the input's tags that sets a dedicated span field.
+func setDedicated(s *spanv1.DatakitSpan, k, v string) {
 	switch k {
 	case "service":
 		s.Service = v
@@ -637,9 +898,16 @@ func setInputTag(s *spanv1.DatakitSpan, k, v string) {
 		s.Version = v
 	case "operation":
 		s.Operation = v
-	default:
-		setTag(s, k, v)
 	}
+}
+
+// isDedicated reports whether input tag k sets a dedicated span field, not a tag.
+func isDedicated(k string) bool {
+	switch k {
+	case "service", "status", "span_type", "source_type", "env", "project", "version", "operation":
+		return true
+	}
+	return false
 }
 
 func setTag(s *spanv1.DatakitSpan, k, v string) {
@@ -706,35 +974,65 @@ type attrFacts struct {
 	web  bool
 }
 
-func (f *attrFacts) scan(k string, v pcommon.Value) {
+// keyClass is what attrFacts looks for in an attribute key.
+type keyClass uint8
+
+const (
+	classOther keyClass = iota
+	classDB
+	classRPC
+	classMsg
+	classHost
+	classWeb
+)
+
+func classOf(k string) keyClass {
 	switch k {
-	case attrDBSystem, attrRPCSystem, attrMsgSystem:
+	case attrDBSystem:
+		return classDB
+	case attrRPCSystem:
+		return classRPC
+	case attrMsgSystem:
+		return classMsg
+	case "net.peer.name", "server.address":
+		return classHost
+	}
+	if strings.HasPrefix(k, "http.") || strings.HasPrefix(k, "url.") {
+		return classWeb
+	}
+	return classOther
+}
+
+func (f *attrFacts) scan(k string, v pcommon.Value) { f.add(classOf(k), v) }
+
+// add takes in an attribute whose key is of class c.
+func (f *attrFacts) add(c keyClass, v pcommon.Value) {
+	switch c {
+	case classDB, classRPC, classMsg:
 		if f.system == "" && v.Type() == pcommon.ValueTypeStr {
 			f.system = v.Str()
 		}
 		switch {
 		case f.kind != "":
-		case k == attrDBSystem:
+		case c == classDB:
 			f.kind = spanmodel.SourceTypeDB
-		case k == attrMsgSystem:
+		case c == classMsg:
 			f.kind = spanmodel.SourceTypeMessageQueue
 		default:
 			f.web = true
 		}
-		if k == attrDBSystem {
+		if c == classDB {
 			f.db = true
 		}
-	case "net.peer.name", "server.address":
+	case classHost:
 		if !f.hostFound {
 			f.hostFound = true
 			if v.Type() == pcommon.ValueTypeStr {
 				f.host = v.Str()
 			}
 		}
-	default:
-		if strings.HasPrefix(k, "http.") || strings.HasPrefix(k, "url.") {
-			f.web = true
-		}
+	case classWeb:
+		f.web = true
 	}
 }
 
