@@ -9,15 +9,18 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/tracekit/tracekit/libs/buildinfo.Version=$(VERSION) -X github.com/tracekit/tracekit/libs/buildinfo.Commit=$(COMMIT)
 FUZZTIME ?= 5s
+# Profile-guided optimisation (go.dev/doc/pgo): every binary and `make bench` are compiled with
+# this profile of the hot paths; `make pgo` regenerates it.
+PGO ?= $(CURDIR)/services/tracekit/default.pgo
 
-.PHONY: all build test unit e2e fuzz verify verify-proto verify-tidy proto bench run vet clean tidy images
+.PHONY: all build test unit e2e fuzz verify verify-proto verify-tidy proto bench pgo run vet clean tidy images
 
 all: build
 
 ## build: every service, the all-in-one `tracekit`, dataway-sim and nats-server into bin/
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./services/... ./tools/...
+	$(GO) build -trimpath -pgo=$(PGO) -ldflags '$(LDFLAGS)' -o $(BIN)/ ./services/... ./tools/...
 	$(GO) build -trimpath -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
 
 ## test: what CI runs: generated code current, vet, unit tests with -race, e2e, short fuzz
@@ -53,10 +56,13 @@ verify-proto: proto
 
 ## bench: every benchmark; results in docs/benchmarks.md
 bench:
-	$(GO) test -p 1 -run='^$$' -bench=. -benchmem ./... | tee benchmark.txt
+	$(GO) test -p 1 -pgo=$(PGO) -run='^$$' -bench=. -benchmem ./... | tee benchmark.txt
 	./scripts/bench-table.sh < benchmark.txt
 
 ## run: the all-in-one on embedded NATS plus dataway-sim, on the default config
+pgo:
+	./scripts/pgo.sh $(PGO)
+
 run: build
 	./scripts/run.sh
 
