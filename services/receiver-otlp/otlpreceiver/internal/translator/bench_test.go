@@ -88,6 +88,19 @@ func BenchmarkTranslateVaried(b *testing.B) {
 		b.Fatal(err)
 	}
 	const n = 100
+	td := variedTraces(n)
+	m := Meta{RemoteIP: "10.0.0.1"}
+	b.Run(fmt.Sprintf("spans=%d/convert", n), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = tr.ToTraceBatch(td, m)
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "spans/s")
+	})
+}
+
+// variedTraces is benchTraces(n) with the promoted values of BenchmarkTranslateVaried.
+func variedTraces(n int) ptrace.Traces {
 	td := benchTraces(n)
 	sl := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
 	for i := range n {
@@ -97,12 +110,5 @@ func BenchmarkTranslateVaried(b *testing.B) {
 		a.PutInt("http.response.status_code", int64(200+i%2*204))
 		a.PutInt("server.port", int64(8000+i%5))
 	}
-	m := Meta{RemoteIP: "10.0.0.1"}
-	b.Run(fmt.Sprintf("spans=%d/convert", n), func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			_ = tr.ToTraceBatch(td, m)
-		}
-		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "spans/s")
-	})
+	return td
 }

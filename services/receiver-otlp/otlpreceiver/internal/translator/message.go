@@ -30,17 +30,17 @@ var statusNames = [...]string{
 // its attributes replaced by every attribute left unpromoted (resource, scope, span,
 // trace_id, events). With clean_message the ids, name, kind, times, status and the
 // exception event (removedEvent) are left out. idOff >= 0 is where b holds the span's
-// ids in hex (trace, span, parent; the parent zero bytes when zero), copied, not encoded
-// again.
-func (c *conv) appendMessage(b []byte, sp ptrace.Span, res *resourceSet, scope *attrSet, removedEvent, idOff int) []byte {
+// ids in hex (span, parent; the parent zero bytes when zero) and traceOff its trace id's,
+// copied, not encoded again.
+func (c *conv) appendMessage(b []byte, sp ptrace.Span, res *resourceSet, scope *attrSet, removedEvent, traceOff, idOff int) []byte {
 	clean := c.t.opts.CleanMessage
 	w := objWriter{b: append(b, '{')}
 	if !clean && idOff >= 0 {
 		// fastIDs: trace and span id are not zero.
 		w.key("traceId")
-		w.b = appendQuoted(w.b, w.b[idOff:idOff+32])
+		w.b = appendQuoted(w.b, w.b[traceOff:traceOff+32])
 		w.key("spanId")
-		w.b = appendQuoted(w.b, w.b[idOff+32:idOff+48])
+		w.b = appendQuoted(w.b, w.b[idOff:idOff+16])
 	} else if !clean {
 		if id := sp.TraceID(); !allZero(id[:]) {
 			w.key("traceId")
@@ -59,7 +59,7 @@ func (c *conv) appendMessage(b []byte, sp ptrace.Span, res *resourceSet, scope *
 		if id := sp.ParentSpanID(); !allZero(id[:]) {
 			w.key("parentSpanId")
 			if idOff >= 0 {
-				w.b = appendQuoted(w.b, w.b[idOff+48:idOff+64])
+				w.b = appendQuoted(w.b, w.b[idOff+16:idOff+32])
 			} else {
 				w.b = appendHexString(w.b, id[:])
 			}
@@ -359,27 +359,35 @@ func appendHex(b, id []byte) []byte {
 	return b
 }
 
-// appendIDsHex writes a span's ids as appendHex does, the parent as 16 zero bytes when
-// zeroParent.
-func appendIDsHex(b []byte, trace *[16]byte, span, parent *[8]byte, zeroParent bool) []byte {
+// appendTraceIDHex writes a trace id as appendHex does.
+func appendTraceIDHex(b []byte, trace *[16]byte) []byte {
 	n := len(b)
-	b = slices.Grow(b, 64)[:n+64]
-	d := (*[64]byte)(b[n:])
-	be := binary.BigEndian
-	be.PutUint64(d[0:], hex8(be.Uint32(trace[0:])))
-	be.PutUint64(d[8:], hex8(be.Uint32(trace[4:])))
-	be.PutUint64(d[16:], hex8(be.Uint32(trace[8:])))
-	be.PutUint64(d[24:], hex8(be.Uint32(trace[12:])))
-	be.PutUint64(d[32:], hex8(be.Uint32(span[0:])))
-	be.PutUint64(d[40:], hex8(be.Uint32(span[4:])))
+	b = slices.Grow(b, 32)[:n+32]
+	putHex16((*[16]byte)(b[n:]), (*[8]byte)(trace[:8]))
+	putHex16((*[16]byte)(b[n+16:]), (*[8]byte)(trace[8:]))
+	return b
+}
+
+// appendSpanIDsHex writes a span's id and its parent's as appendHex does, the parent as
+// 16 zero bytes when zeroParent.
+func appendSpanIDsHex(b []byte, span, parent *[8]byte, zeroParent bool) []byte {
+	n := len(b)
+	b = slices.Grow(b, 32)[:n+32]
+	putHex16((*[16]byte)(b[n:]), span)
 	if zeroParent {
-		be.PutUint64(d[48:], 0)
-		be.PutUint64(d[56:], 0)
+		binary.BigEndian.PutUint64(b[n+16:], 0)
+		binary.BigEndian.PutUint64(b[n+24:], 0)
 	} else {
-		be.PutUint64(d[48:], hex8(be.Uint32(parent[0:])))
-		be.PutUint64(d[56:], hex8(be.Uint32(parent[4:])))
+		putHex16((*[16]byte)(b[n+16:]), parent)
 	}
 	return b
+}
+
+// putHex16 writes the 16 hex digits of id to d.
+func putHex16(d *[16]byte, id *[8]byte) {
+	be := binary.BigEndian
+	be.PutUint64(d[0:], hex8(be.Uint32(id[0:])))
+	be.PutUint64(d[8:], hex8(be.Uint32(id[4:])))
 }
 
 // hex8 is the 8 hex digits of v, the first in the most significant byte.

@@ -87,7 +87,9 @@ type attrSet struct {
 }
 
 // Spans converts td into spans (not grouped), with span_type assigned over the whole
-// payload as DataKit does (single-server rule).
+// payload as DataKit does (single-server rule). The spans are read-only: alike neighbours
+// share their Tags and Fields maps and FieldValues (see cloneMaps), so a write into one
+// span's map would change others; copy a span's maps before editing them.
 func (t *Translator) Spans(td ptrace.Traces, m Meta) []*spanv1.DatakitSpan {
 	spans := make([]*spanv1.DatakitSpan, 0, td.SpanCount())
 	c := conv{t: t, scratch: getScratch()}
@@ -112,7 +114,7 @@ func (t *Translator) Spans(td ptrace.Traces, m Meta) []*spanv1.DatakitSpan {
 			}
 		}
 	}
-	c.finish()
+	c.finish(spans)
 	if len(c.rawIDs) == len(spans) {
 		c.assignSpanTypes(spans)
 	} else {
@@ -193,6 +195,10 @@ type conv struct {
 	prevKey reuseKey
 	// slowIDs: some span's ids are not plain hex (scratch.rawIDs is then empty).
 	slowIDs bool
+	// lastTrace is the last trace id written to the arena, at lastTraceOff (haveTrace).
+	lastTrace    pcommon.TraceID
+	lastTraceOff int
+	haveTrace    bool
 }
 
 // A field value and its oneof wrapper share one slab element: one allocation per payload
@@ -280,8 +286,7 @@ func putScratch(s *scratch) {
 		return
 	}
 	s.tmp, s.arena, s.keyJSON = s.tmp[:0], s.arena[:0], s.keyJSON[:0]
-	// Drop the references into the payload (pdata values, spans) before pooling.
-	clear(s.pending[:cap(s.pending)])
+	// Drop the references into the payload (pdata values) before pooling.
 	clear(s.memo[:cap(s.memo)])
 	clear(s.prevKV[:cap(s.prevKV)])
 	s.pending, s.memo, s.prevKV, s.diff = s.pending[:0], s.memo[:0], s.prevKV[:0], s.diff[:0]
@@ -374,31 +379,34 @@ func (c *conv) appendMemoKeyValue(b []byte, m *memoKey, v pcommon.Value) []byte 
 	return append(b, '}', ',')
 }
 
-// pendingSpan is where a span's arena strings are: idOff < 0 when its ids are already
-// set, msgOff < 0 when it has no message.
+// pendingSpan is where a span's arena strings are: traceOff its trace id's hex, idOff its
+// span and parent ids' (idOff < 0 when its ids are already set), msgOff its message (< 0:
+// none). It holds no pointer (the span is the one of the
+// same index), so appending one costs no write barrier while the collector runs.
 type pendingSpan struct {
-	s              *spanv1.DatakitSpan
-	idOff          int
-	msgOff, msgEnd int
+	traceOff, idOff int
+	msgOff, msgEnd  int
 }
 
-func (c *conv) finish() {
-	if len(c.pending) == 0 {
+// finish sets the arena strings of spans, the payload's spans in conversion order.
+func (c *conv) finish(spans []*spanv1.DatakitSpan) {
+	if len(c.arena) == 0 {
 		return
 	}
 	all := string(c.arena)
-	for _, p := range c.pending {
+	for i, p := range c.pending {
+		s := spans[i]
 		if p.idOff >= 0 {
-			ids := all[p.idOff : p.idOff+64]
-			p.s.TraceId, p.s.SpanId = ids[:32], ids[32:48]
-			if ids[48] == 0 {
-				p.s.ParentId = "0"
+			ids := all[p.idOff : p.idOff+32]
+			s.TraceId, s.SpanId = all[p.traceOff:p.traceOff+32], ids[:16]
+			if ids[16] == 0 {
+				s.ParentId = "0"
 			} else {
-				p.s.ParentId = ids[48:]
+				s.ParentId = ids[16:]
 			}
 		}
 		if p.msgOff >= 0 {
-			p.s.Message = all[p.msgOff:p.msgEnd]
+			s.Message = all[p.msgOff:p.msgEnd]
 		}
 	}
 }
@@ -508,7 +516,7 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 		dur = 0
 	}
 	s := c.newSpan()
-	pend := pendingSpan{s: s, idOff: -1, msgOff: -1}
+	pend := pendingSpan{traceOff: -1, idOff: -1, msgOff: -1}
 	fast := c.t.fastIDs(traceID, spanID)
 	if !fast {
 		// A span's ids printed otherwise: spanmodel.AssignSpanTypes decides for all.
@@ -520,11 +528,18 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	// traceIDHex is the trace id as the message's trace_id attribute shows it.
 	var traceIDHex []byte
 	if fast {
+		// A payload's spans mostly come trace by trace: a span of the same trace as the
+		// one before shares that span's trace id hex, and so its string.
+		if !c.haveTrace || traceID != c.lastTrace {
+			c.lastTrace, c.lastTraceOff, c.haveTrace = traceID, len(c.arena), true
+			c.arena = appendTraceIDHex(c.arena, (*[16]byte)(&traceID))
+		}
+		pend.traceOff = c.lastTraceOff
 		pend.idOff = len(c.arena)
 		// finish prints a zero parent (left zero bytes here) as "0"; a zero byte never
 		// occurs in hex.
-		c.arena = appendIDsHex(c.arena, (*[16]byte)(&traceID), (*[8]byte)(&spanID), (*[8]byte)(&parentID), allZero(parentID[:]))
-		traceIDHex = c.arena[pend.idOff : pend.idOff+32]
+		c.arena = appendSpanIDsHex(c.arena, (*[8]byte)(&spanID), (*[8]byte)(&parentID), allZero(parentID[:]))
+		traceIDHex = c.arena[pend.traceOff : pend.traceOff+32]
 	} else {
 		s.TraceId, s.SpanId, s.ParentId = c.t.formatID(traceID[:]), c.t.formatID(spanID[:]), c.t.formatID(parentID[:])
 	}
@@ -630,14 +645,20 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	}
 
 	key := reuseKey{gen: c.gen, runtimeID: runtimeID, system: o.SplitServiceName && facts.system != "", dbHost: facts.dbHost(), kind: sp.Kind()}
-	if events.Len() == 0 && c.reusable(&key, spanKV) {
+	switch {
+	case events.Len() == 0 && c.reusable(&key, spanKV):
 		c.cloneMaps(s, spanKV)
-	} else {
+		// The key is the same and prevKV's other values are equal to the span's (a
+		// reserved one is never compared): only the differing ones are copied.
+		c.prev = s
+		for _, i := range c.diff {
+			c.prevKV[i] = spanKV[i]
+		}
+	case events.Len() == 0:
 		c.buildMaps(s, sp, res, scope, spanKV, runtimeID, nfields, exception, removedEvent, &facts)
-	}
-	if events.Len() == 0 {
 		c.remember(s, &key, spanKV)
-	} else {
+	default:
+		c.buildMaps(s, sp, res, scope, spanKV, runtimeID, nfields, exception, removedEvent, &facts)
 		c.prev = nil
 	}
 	if o.SplitServiceName {
@@ -656,16 +677,14 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 		pend.msgOff = len(c.arena)
 		if len(c.pending) == 0 && c.nspans > 1 {
 			// Most spans of a payload are alike: room for all of them, grown once.
-			c.arena = c.appendMessage(c.arena, sp, res, scope, removedEvent, pend.idOff)
+			c.arena = c.appendMessage(c.arena, sp, res, scope, removedEvent, pend.traceOff, pend.idOff)
 			c.arena = slices.Grow(c.arena, (len(c.arena)+64)*(c.nspans-1))
 		} else {
-			c.arena = c.appendMessage(c.arena, sp, res, scope, removedEvent, pend.idOff)
+			c.arena = c.appendMessage(c.arena, sp, res, scope, removedEvent, pend.traceOff, pend.idOff)
 		}
 		pend.msgEnd = len(c.arena)
 	}
-	if pend.idOff >= 0 || pend.msgOff >= 0 {
-		c.pending = append(c.pending, pend)
-	}
+	c.pending = append(c.pending, pend)
 	return s
 }
 
@@ -782,14 +801,32 @@ func (c *conv) reusable(k *reuseKey, kvs []kv) bool {
 // cloneMaps gives s the previous span's maps and writes the values that differ. The
 // spans then share the FieldValue messages of equal values: nothing mutates a span's
 // FieldValue once converted.
+//
+// A map no differing value writes is shared with the previous span, not cloned: a clone
+// costs about as many bytes as the span's message, and every byte allocated makes the
+// collector (which pdata's decoding keeps busy) run sooner. Nothing writes a converted
+// span's maps: the batch goes to the bus, which only marshals it.
 func (c *conv) cloneMaps(s *spanv1.DatakitSpan, kvs []kv) {
-	s.Tags = maps.Clone(c.prev.Tags)
-	s.Fields = maps.Clone(c.prev.Fields)
 	var need fieldNeed
+	tags, fields := false, false
 	for _, i := range c.diff {
-		if !kvs[i].tag {
-			need.count(kvs[i].typ)
+		p := &kvs[i]
+		// put writes a tag's key in both maps, a field's in Fields and, for
+		// http_status_code, deletes it from Tags.
+		if p.tag || p.key == tagHTTPStatus {
+			tags = true
 		}
+		fields = true
+		if !p.tag {
+			need.count(p.typ)
+		}
+	}
+	s.Tags, s.Fields = c.prev.Tags, c.prev.Fields
+	if tags {
+		s.Tags = maps.Clone(s.Tags)
+	}
+	if fields {
+		s.Fields = maps.Clone(s.Fields)
 	}
 	c.need = need
 	for _, i := range c.diff {

@@ -3,6 +3,7 @@ package translator
 import (
 	"encoding/hex"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/tracekit/tracekit/libs/spanmodel"
@@ -46,8 +47,9 @@ func TestAppendIDsHex(t *testing.T) {
 		if zero {
 			want = want[:48] + string(make([]byte, 16))
 		}
-		if got := string(appendIDsHex([]byte("x"), &trace, &span, &parent, zero)); got != "x"+want {
-			t.Fatalf("appendIDsHex = %q, want %q", got, "x"+want)
+		got := appendSpanIDsHex(appendTraceIDHex([]byte("x"), &trace), &span, &parent, zero)
+		if string(got) != "x"+want {
+			t.Fatalf("appendTraceIDHex+appendSpanIDsHex = %q, want %q", got, "x"+want)
 		}
 	}
 }
@@ -203,4 +205,25 @@ func newTranslators(t *testing.T, opts []Options) []*Translator {
 		trs = append(trs, tr)
 	}
 	return trs
+}
+
+// Alike spans share the maps no differing value writes (no clone): a later span writing
+// into a shared map would change the spans before it, which checkNeighbours catches.
+func TestAlikeSpansShareMaps(t *testing.T) {
+	same := func(a, b any) bool { return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer() }
+	for _, tr := range newTranslators(t, append(neighbourOptions(), Options{SplitServiceName: true})) {
+		for _, td := range []ptrace.Traces{benchTraces(30), variedTraces(30)} {
+			checkNeighbours(t, tr, td, Meta{RemoteIP: "10.0.0.1"})
+		}
+	}
+	tr := newTranslators(t, []Options{defaultOptions()})[0]
+	spans := tr.Spans(benchTraces(3), Meta{RemoteIP: "10.0.0.1"})
+	if !same(spans[0].Tags, spans[2].Tags) || !same(spans[0].Fields, spans[2].Fields) {
+		t.Error("alike spans do not share their maps")
+	}
+	// Spans 0 and 1 differ in http.response.status_code (a tag) and url.path (a field).
+	spans = tr.Spans(variedTraces(2), Meta{RemoteIP: "10.0.0.1"})
+	if same(spans[0].Tags, spans[1].Tags) || same(spans[0].Fields, spans[1].Fields) {
+		t.Error("spans differing in a tag and a field share a map")
+	}
 }
