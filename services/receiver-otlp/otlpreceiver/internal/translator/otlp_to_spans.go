@@ -115,53 +115,13 @@ func (t *Translator) Spans(td ptrace.Traces, m Meta) []*spanv1.DatakitSpan {
 		}
 	}
 	c.finish(spans)
-	if len(c.rawIDs) == len(spans) {
-		c.assignSpanTypes(spans)
+	if len(c.spanIDs) == len(spans) {
+		// Every span's ids are the plain hex of their bytes: the numbers decide alike.
+		spanmodel.AssignSpanTypesByID(spans, c.spanIDs, c.parentIDs)
 	} else {
 		spanmodel.AssignSpanTypes(spans, false)
 	}
 	return spans
-}
-
-// rawID is a span's id and its parent's (0: none) as numbers, while every span's ids so
-// far are the plain hex of their bytes.
-type rawID struct{ span, parent uint64 }
-
-// assignSpanTypes is spanmodel.AssignSpanTypes(spans, false) for spans whose ids are all
-// plain hex (c.rawIDs): equal strings are then equal numbers, "0" a zero parent, and two
-// sorted lists of numbers answer what the two string maps answer there.
-func (c *conv) assignSpanTypes(spans []*spanv1.DatakitSpan) {
-	ids, parents := c.sortedIDs[:0], c.sortedParents[:0]
-	for _, r := range c.rawIDs {
-		ids = append(ids, r.span)
-		if r.parent != 0 {
-			parents = append(parents, r.parent)
-		}
-	}
-	slices.Sort(ids)
-	slices.Sort(parents)
-	c.sortedIDs, c.sortedParents = ids, parents
-	for i, s := range spans {
-		if s.SpanType != "" {
-			continue
-		}
-		r := c.rawIDs[i]
-		switch {
-		case r.parent == 0:
-			s.SpanType = spanmodel.SpanTypeEntry
-		case !sortedHas(ids, r.parent):
-			s.SpanType = spanmodel.SpanTypeEntry
-		case sortedHas(parents, r.span):
-			s.SpanType = spanmodel.SpanTypeLocal
-		default:
-			s.SpanType = spanmodel.SpanTypeExit
-		}
-	}
-}
-
-func sortedHas(s []uint64, v uint64) bool {
-	_, ok := slices.BinarySearch(s, v)
-	return ok
 }
 
 // ToTraceBatch converts td into a batch grouped by trace id. The transport sets Input and
@@ -193,7 +153,7 @@ type conv struct {
 	gen     int
 	prev    *spanv1.DatakitSpan
 	prevKey reuseKey
-	// slowIDs: some span's ids are not plain hex (scratch.rawIDs is then empty).
+	// slowIDs: some span's ids are not plain hex (scratch.spanIDs is then empty).
 	slowIDs bool
 	// lastTrace is the last trace id written to the arena, at lastTraceOff (haveTrace).
 	lastTrace    pcommon.TraceID
@@ -269,9 +229,9 @@ type scratch struct {
 	// current span writes over the clone.
 	prevKV []kv
 	diff   []int
-	// rawIDs are the spans' ids for assignSpanTypes, sorted* its working lists.
-	rawIDs                   []rawID
-	sortedIDs, sortedParents []uint64
+	// spanIDs and parentIDs (0: none) are the spans' ids as numbers, for
+	// spanmodel.AssignSpanTypesByID, while every span's ids so far are plain hex.
+	spanIDs, parentIDs []uint64
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -282,7 +242,7 @@ func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 const maxPooledArena = 4 << 20
 
 func putScratch(s *scratch) {
-	if cap(s.arena) > maxPooledArena || cap(s.keyJSON) > maxPooledArena || cap(s.rawIDs) > 1<<16 {
+	if cap(s.arena) > maxPooledArena || cap(s.keyJSON) > maxPooledArena || cap(s.spanIDs) > 1<<16 {
 		return
 	}
 	s.tmp, s.arena, s.keyJSON = s.tmp[:0], s.arena[:0], s.keyJSON[:0]
@@ -290,7 +250,7 @@ func putScratch(s *scratch) {
 	clear(s.memo[:cap(s.memo)])
 	clear(s.prevKV[:cap(s.prevKV)])
 	s.pending, s.memo, s.prevKV, s.diff = s.pending[:0], s.memo[:0], s.prevKV[:0], s.diff[:0]
-	s.rawIDs, s.sortedIDs, s.sortedParents = s.rawIDs[:0], s.sortedIDs[:0], s.sortedParents[:0]
+	s.spanIDs, s.parentIDs = s.spanIDs[:0], s.parentIDs[:0]
 	scratchPool.Put(s)
 }
 
@@ -520,10 +480,11 @@ func (c *conv) span(sp ptrace.Span, res *resourceSet, scope *attrSet) *spanv1.Da
 	fast := c.t.fastIDs(traceID, spanID)
 	if !fast {
 		// A span's ids printed otherwise: spanmodel.AssignSpanTypes decides for all.
-		c.rawIDs = c.rawIDs[:0]
+		c.spanIDs, c.parentIDs = c.spanIDs[:0], c.parentIDs[:0]
 		c.slowIDs = true
 	} else if !c.slowIDs {
-		c.rawIDs = append(c.rawIDs, rawID{binary.BigEndian.Uint64(spanID[:]), binary.BigEndian.Uint64(parentID[:])})
+		c.spanIDs = append(c.spanIDs, binary.BigEndian.Uint64(spanID[:]))
+		c.parentIDs = append(c.parentIDs, binary.BigEndian.Uint64(parentID[:]))
 	}
 	// traceIDHex is the trace id as the message's trace_id attribute shows it.
 	var traceIDHex []byte
