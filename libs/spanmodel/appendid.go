@@ -1,6 +1,9 @@
 package spanmodel
 
-import "strconv"
+import (
+	"encoding/binary"
+	"strconv"
+)
 
 // AppendSpanIDByBase appends FormatSpanIDByBase(id, base), for a translator that prints all
 // of a payload's ids into one buffer and takes substrings of it (one allocation instead of
@@ -24,13 +27,23 @@ func AppendHex128(b []byte, high, low uint64) []byte {
 // as Zipkin's JSON writes ids.
 func AppendHex16(b []byte, v uint64) []byte { return appendHex16(b, v) }
 
-// appendHex16 appends v as 16 lowercase hex digits, zero-padded.
+// appendHex16 appends v as 16 lowercase hex digits, zero-padded, eight digits per word
+// operation (hex8): ids are printed for every span of every payload.
 func appendHex16(b []byte, v uint64) []byte {
-	const digits = "0123456789abcdef"
 	var buf [16]byte
-	for i := 15; i >= 0; i-- {
-		buf[i] = digits[v&0xf]
-		v >>= 4
-	}
+	binary.BigEndian.PutUint64(buf[:8], hex8(uint32(v>>32)))
+	binary.BigEndian.PutUint64(buf[8:], hex8(uint32(v)))
 	return append(b, buf[:]...)
+}
+
+// hex8 is the 8 lowercase hex digits of v, the first in the most significant byte: the
+// nibbles are spread one per byte and turned into digits with word arithmetic.
+func hex8(v uint32) uint64 {
+	const lo = 0x0101010101010101
+	x := uint64(v)
+	x = (x | x<<16) & 0x0000ffff0000ffff
+	x = (x | x<<8) & 0x00ff00ff00ff00ff
+	x = (x | x<<4) & 0x0f0f0f0f0f0f0f0f // byte i holds nibble i
+	letter := ((x + 6*lo) >> 4) & lo    // 1 in each byte whose nibble is 10..15
+	return x + '0'*lo + letter*('a'-'0'-10)
 }

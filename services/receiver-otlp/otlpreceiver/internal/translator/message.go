@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math"
-	"slices"
 	"strconv"
 
 	"github.com/tracekit/tracekit/libs/spanmodel"
@@ -345,58 +344,27 @@ func appendHexString(b []byte, id []byte) []byte {
 // appendString writes s as a JSON string (invalid UTF-8 as \ufffd); protojson escapes no HTML.
 func appendString(b []byte, s string) []byte { return spanmodel.AppendJSONString(b, s, false) }
 
-// appendHex writes id in lowercase hex, as hex.AppendEncode does, four bytes at a time:
-// the nibbles are spread one per byte and turned into digits with word arithmetic.
+// appendHex writes id in lowercase hex, as hex.AppendEncode does, eight bytes at a time
+// through spanmodel.AppendHex16.
 func appendHex(b, id []byte) []byte {
-	n := len(b)
-	b = slices.Grow(b, 2*len(id))[:n+2*len(id)]
-	dst := b[n:]
-	for len(id) >= 4 {
-		binary.BigEndian.PutUint64(dst, hex8(binary.BigEndian.Uint32(id)))
-		id, dst = id[4:], dst[8:]
+	for len(id) >= 8 {
+		b = spanmodel.AppendHex16(b, binary.BigEndian.Uint64(id))
+		id = id[8:]
 	}
-	hex.Encode(dst, id)
-	return b
+	return hex.AppendEncode(b, id)
 }
 
 // appendTraceIDHex writes a trace id as appendHex does.
 func appendTraceIDHex(b []byte, trace *[16]byte) []byte {
-	n := len(b)
-	b = slices.Grow(b, 32)[:n+32]
-	putHex16((*[16]byte)(b[n:]), (*[8]byte)(trace[:8]))
-	putHex16((*[16]byte)(b[n+16:]), (*[8]byte)(trace[8:]))
-	return b
+	return spanmodel.AppendHex128(b, binary.BigEndian.Uint64(trace[:8]), binary.BigEndian.Uint64(trace[8:]))
 }
 
 // appendSpanIDsHex writes a span's id and its parent's as appendHex does, the parent as
 // 16 zero bytes when zeroParent.
 func appendSpanIDsHex(b []byte, span, parent *[8]byte, zeroParent bool) []byte {
-	n := len(b)
-	b = slices.Grow(b, 32)[:n+32]
-	putHex16((*[16]byte)(b[n:]), span)
+	b = spanmodel.AppendHex16(b, binary.BigEndian.Uint64(span[:]))
 	if zeroParent {
-		binary.BigEndian.PutUint64(b[n+16:], 0)
-		binary.BigEndian.PutUint64(b[n+24:], 0)
-	} else {
-		putHex16((*[16]byte)(b[n+16:]), parent)
+		return append(b, make([]byte, 16)...)
 	}
-	return b
-}
-
-// putHex16 writes the 16 hex digits of id to d.
-func putHex16(d *[16]byte, id *[8]byte) {
-	be := binary.BigEndian
-	be.PutUint64(d[0:], hex8(be.Uint32(id[0:])))
-	be.PutUint64(d[8:], hex8(be.Uint32(id[4:])))
-}
-
-// hex8 is the 8 hex digits of v, the first in the most significant byte.
-func hex8(v uint32) uint64 {
-	const lo = 0x0101010101010101
-	x := uint64(v)
-	x = (x | x<<16) & 0x0000ffff0000ffff
-	x = (x | x<<8) & 0x00ff00ff00ff00ff
-	x = (x | x<<4) & 0x0f0f0f0f0f0f0f0f // byte i holds nibble i
-	letter := ((x + 6*lo) >> 4) & lo    // 1 in each byte whose nibble is 10..15
-	return x + '0'*lo + letter*('a'-'0'-10)
+	return spanmodel.AppendHex16(b, binary.BigEndian.Uint64(parent[:]))
 }
