@@ -156,15 +156,6 @@ func (c *v1Scan) open(b, end byte) (empty, ok bool) {
 	return false, true
 }
 
-// plainByte marks the bytes a plain string holds as they are: printable ASCII but ", \\
-// and the <, > and & json.Marshal escapes (those are looked at one by one).
-var plainByte = func() (t [256]bool) {
-	for b := ' '; b < 0x80; b++ {
-		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
-	}
-	return t
-}()
-
 // quoted reads a string of printable ASCII without escapes and gives its contents'
 // offsets.
 func (c *v1Scan) quoted() (s, e int, ok bool) {
@@ -173,7 +164,7 @@ func (c *v1Scan) quoted() (s, e int, ok bool) {
 	}
 	v := c.v
 	for j := c.i + 1; ; j++ {
-		for j < len(v) && plainByte[v[j]] {
+		for j < len(v) && jsonVerbatimByte[v[j]] {
 			j++
 		}
 		if j >= len(v) {

@@ -278,10 +278,7 @@ func (m *jsonPlain) is(j int, key string) bool {
 	if m != nil && j < len(m.pos) && m.pos[j].key == key {
 		return m.pos[j].plain
 	}
-	plain := true
-	for i := 0; i < len(key); i++ {
-		plain = plain && plainByte[key[i]]
-	}
+	plain := jsonVerbatim(key)
 	if m != nil && j <= len(m.pos) && j < 64 {
 		if j == len(m.pos) {
 			m.pos = append(m.pos, jsonPlainKey{})
